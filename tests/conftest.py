@@ -1,0 +1,195 @@
+"""Fixtures: a real Postgres database, the real app served over real HTTP, and API keys.
+
+One database per test session (the machine's Postgres at 127.0.0.1:5432 when it answers, else
+an embedded PostgreSQL), migrated from `sql/`. Data tables are truncated before each test; keys,
+migrations and prompts stay. Tests isolate vectors by using fresh client ids.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+from werkzeug.serving import make_server
+
+from steward.app import create_app
+from steward.core import auth, migrations, prompts
+from steward.core.config import Settings
+
+KEEP_TABLES = {"schema_migrations", "prompt_templates", "api_keys"}
+
+
+def _machine_postgres() -> str | None:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
+            return "postgresql://postgres@127.0.0.1:5432/postgres"
+    except OSError:
+        return None
+
+
+def _with_database(url: str, name: str) -> str:
+    return psycopg.conninfo.make_conninfo(url, dbname=name)
+
+
+@pytest.fixture(scope="session")
+def admin_pg_url(tmp_path_factory) -> str:
+    """A URL to a Postgres server where tests may create databases."""
+    url = _machine_postgres()
+    if url:
+        return url
+    from steward.core.embedded_pg import embedded_database_url
+
+    return embedded_database_url(tmp_path_factory.mktemp("embedded"))
+
+
+def create_database(admin_url: str) -> str:
+    name = f"steward_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return _with_database(admin_url, name)
+
+
+def drop_database(admin_url: str, url: str) -> None:
+    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_url(admin_pg_url) -> Iterator[str]:
+    url = create_database(admin_pg_url)
+    migrations.migrate(url)
+    prompts.seed(url)
+    yield url
+    drop_database(admin_pg_url, url)
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("steward-data")
+
+
+def make_settings(database_url: str, data_dir: Path, **overrides) -> Settings:
+    values = dict(database_url=database_url, steward_data_dir=data_dir, steward_first_run_key=False)
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def settings(database_url, data_dir) -> Settings:
+    return make_settings(database_url, data_dir)
+
+
+@pytest.fixture(scope="session")
+def app(settings):
+    application = create_app(settings)
+    yield application
+    application.extensions["steward"].close()
+
+
+@dataclass
+class Keys:
+    read: str
+    write: str
+    admin: str
+
+
+@pytest.fixture(scope="session")
+def keys(database_url) -> Keys:
+    with psycopg.connect(database_url) as conn:
+        made = {scope: auth.create_key(conn, f"test-{scope}", scopes)[1]
+                for scope, scopes in (("read", ["read"]), ("write", ["read", "write"]),
+                                      ("admin", ["read", "write", "admin"]))}
+    return Keys(**made)
+
+
+class Api:
+    """A requests session bound to the live server, sending one API key by default."""
+
+    def __init__(self, base_url: str, key: str | None) -> None:
+        self.base_url = base_url
+        self.session = requests.Session()
+        if key:
+            self.session.headers["X-API-Key"] = key
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        kwargs.setdefault("timeout", 30)
+        return self.session.request(method, self.base_url + path, **kwargs)
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+    def patch(self, path: str, **kwargs) -> requests.Response:
+        return self.request("PATCH", path, **kwargs)
+
+    def put(self, path: str, **kwargs) -> requests.Response:
+        return self.request("PUT", path, **kwargs)
+
+    def delete(self, path: str, **kwargs) -> requests.Response:
+        return self.request("DELETE", path, **kwargs)
+
+
+@dataclass
+class LiveServer:
+    url: str
+    keys: Keys
+
+    def api(self, key: str | None = "write") -> Api:
+        """An Api client using the named key ('read', 'write', 'admin'), a literal key, or None."""
+        literal = getattr(self.keys, key, key) if key else None
+        return Api(self.url, literal)
+
+
+@pytest.fixture(scope="session")
+def live_server(app, keys) -> Iterator[LiveServer]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", keys=keys)
+    server.shutdown()
+
+
+@pytest.fixture
+def api(live_server) -> Api:
+    """A client with a read+write key."""
+    return live_server.api("write")
+
+
+@pytest.fixture
+def db(database_url) -> Iterator[psycopg.Connection]:
+    """A direct connection for assertions on what the API wrote (autocommit, dict rows)."""
+    with psycopg.connect(database_url, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
+        yield conn
+
+
+@pytest.fixture(autouse=True)
+def _clean_tables(request) -> None:
+    """Empty the data tables before each test that uses the database."""
+    if not {"database_url", "app", "live_server", "api", "db"} & set(request.fixturenames):
+        return
+    database_url = request.getfixturevalue("database_url")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'") if r[0] not in KEEP_TABLES]
+        if tables:
+            conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
+
+
+@pytest.fixture
+def client_id() -> str:
+    """A fresh client id, so vector data from other tests can never match."""
+    return f"client-{uuid.uuid4().hex[:12]}"
