@@ -108,9 +108,14 @@ class Keys:
 @pytest.fixture(scope="session")
 def keys(database_url) -> Keys:
     with psycopg.connect(database_url) as conn:
-        made = {scope: auth.create_key(conn, f"test-{scope}", scopes)[1]
-                for scope, scopes in (("read", ["read"]), ("write", ["read", "write"]),
-                                      ("admin", ["read", "write", "admin"]))}
+        made = {
+            scope: auth.create_key(conn, f"test-{scope}", scopes)[1]
+            for scope, scopes in (
+                ("read", ["read"]),
+                ("write", ["read", "write"]),
+                ("admin", ["read", "write", "admin"]),
+            )
+        }
     return Keys(**made)
 
 
@@ -183,8 +188,11 @@ def _clean_tables(request) -> None:
         return
     database_url = request.getfixturevalue("database_url")
     with psycopg.connect(database_url, autocommit=True) as conn:
-        tables = [r[0] for r in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'") if r[0] not in KEEP_TABLES]
+        tables = [
+            r[0]
+            for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            if r[0] not in KEEP_TABLES
+        ]
         if tables:
             conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
 

@@ -24,8 +24,11 @@ def _redis_url() -> str | None:
 def _backends():
     yield pytest.param(lambda: MemoryCache(), id="memory")
     url = _redis_url()
-    yield pytest.param(lambda: RedisCache(url, namespace=f"test-{uuid.uuid4().hex[:6]}:"), id="redis",
-                       marks=pytest.mark.skipif(url is None, reason="no Redis at REDIS_URL or 127.0.0.1:6379"))
+    yield pytest.param(
+        lambda: RedisCache(url, namespace=f"test-{uuid.uuid4().hex[:6]}:"),
+        id="redis",
+        marks=pytest.mark.skipif(url is None, reason="no Redis at REDIS_URL or 127.0.0.1:6379"),
+    )
 
 
 @pytest.mark.parametrize("make", list(_backends()))

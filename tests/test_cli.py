@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import requests
+
 from conftest import create_database, drop_database
 
 STEWARD = [sys.executable, "-m", "steward.cli"]
@@ -23,7 +24,9 @@ def run(args, env_extra, cwd, timeout=120):
 
 
 def test_keys_create_prints_the_key_alone_on_the_last_line(database_url, tmp_path, live_server):
-    result = run(["keys", "create", "--name", "n8n", "--scopes", "read,write"], {"DATABASE_URL": database_url}, tmp_path)
+    result = run(
+        ["keys", "create", "--name", "n8n", "--scopes", "read,write"], {"DATABASE_URL": database_url}, tmp_path
+    )
     assert result.returncode == 0, result.stderr
     key = result.stdout.strip().splitlines()[-1]
     assert re.fullmatch(r"stw_[0-9a-f]{8}_[A-Za-z0-9_-]{40,}", key)
@@ -70,8 +73,9 @@ def test_embedded_defaults_serve_the_api_with_a_first_run_key(tmp_path):
     assert run(["migrate"], env, tmp_path).stdout.startswith("applied 0 migration(s)")
     out = (tmp_path / "serve.log").open("w+")
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("STEWARD_", "DATABASE_"))}
-    server = subprocess.Popen([*STEWARD, "serve"], env={**full_env, **env}, cwd=tmp_path, stdout=out,
-                              stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [*STEWARD, "serve"], env={**full_env, **env}, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, text=True
+    )
     base = f"http://127.0.0.1:{env['STEWARD_PORT']}"
     try:
         deadline, ready = time.monotonic() + 90, None

@@ -15,12 +15,15 @@ def test_defaults_are_the_embedded_stack(tmp_path, monkeypatch):
     assert not settings.llm_configured
 
 
-@pytest.mark.parametrize(("name", "value", "example"), [
-    ("STEWARD_PORT", "eighty", "STEWARD_PORT=8090"),
-    ("STEWARD_PORT", "70000", "STEWARD_PORT=8090"),
-    ("STEWARD_SERVICES", "memory,nonsense", "STEWARD_SERVICES=memory,planner"),
-    ("STEWARD_LOG_LEVEL", "LOUD", "STEWARD_LOG_LEVEL=INFO"),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "example"),
+    [
+        ("STEWARD_PORT", "eighty", "STEWARD_PORT=8090"),
+        ("STEWARD_PORT", "70000", "STEWARD_PORT=8090"),
+        ("STEWARD_SERVICES", "memory,nonsense", "STEWARD_SERVICES=memory,planner"),
+        ("STEWARD_LOG_LEVEL", "LOUD", "STEWARD_LOG_LEVEL=INFO"),
+    ],
+)
 def test_a_wrong_value_names_the_variable_and_an_example(monkeypatch, tmp_path, name, value, example):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv(name, value)

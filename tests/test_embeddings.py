@@ -16,8 +16,9 @@ def local():
 
 
 def test_local_vectors_are_normalised_and_meaningful(local):
-    vectors = local.embed_documents(["I prefer meetings in the morning", "Mornings suit me best for calls",
-                                     "The invoice for ACME is overdue"])
+    vectors = local.embed_documents(
+        ["I prefer meetings in the morning", "Mornings suit me best for calls", "The invoice for ACME is overdue"]
+    )
     assert vectors.shape == (3, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
@@ -37,10 +38,13 @@ class _FakeEmbeddings(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).calls.append((self.path, self.headers.get("Authorization"), body))
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
-        data = [{"object": "embedding", "index": i, "embedding": [float(len(t))] + [1.0] * (self.dimension - 1)}
-                for i, t in reversed(list(enumerate(inputs)))]  # out of order on purpose
-        payload = json.dumps({"object": "list", "data": data, "model": body["model"],
-                              "usage": {"prompt_tokens": 3, "total_tokens": 3}}).encode()
+        data = [
+            {"object": "embedding", "index": i, "embedding": [float(len(t))] + [1.0] * (self.dimension - 1)}
+            for i, t in reversed(list(enumerate(inputs)))
+        ]  # out of order on purpose
+        payload = json.dumps(
+            {"object": "list", "data": data, "model": body["model"], "usage": {"prompt_tokens": 3, "total_tokens": 3}}
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))

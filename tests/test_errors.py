@@ -19,16 +19,19 @@ def _count(db):
 VALID = {"event_type": "t", "event_source": "s", "client_id": "c"}
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({**VALID, "event_type": 5}, "event_type"),
-    ({**VALID, "payload": "not-an-object"}, "payload"),
-    ({**VALID, "surprise": 1}, "surprise"),
-    ({"event_source": "s", "client_id": "c"}, "event_type"),
-    ({**VALID, "occurred_at": "yesterday"}, "occurred_at"),
-    ({**VALID, "occurred_at": "2026-11-21T09:00:00"}, "occurred_at"),  # no offset
-    ({**VALID, "client_id": ""}, "client_id"),
-    ({**VALID, "payload": {"deep": ["ok", "bad\u0000"]}}, "payload.deep.1"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**VALID, "event_type": 5}, "event_type"),
+        ({**VALID, "payload": "not-an-object"}, "payload"),
+        ({**VALID, "surprise": 1}, "surprise"),
+        ({"event_source": "s", "client_id": "c"}, "event_type"),
+        ({**VALID, "occurred_at": "yesterday"}, "occurred_at"),
+        ({**VALID, "occurred_at": "2026-11-21T09:00:00"}, "occurred_at"),  # no offset
+        ({**VALID, "client_id": ""}, "client_id"),
+        ({**VALID, "payload": {"deep": ["ok", "bad\u0000"]}}, "payload.deep.1"),
+    ],
+)
 def test_invalid_fields_are_named(api, db, body, field):
     error = _envelope(api.post("/api/v1/events", json=body), 400, "validation_error")
     assert field in [d["field"] for d in error["details"]]
@@ -60,14 +63,17 @@ def test_wrong_method_is_405_with_allow_header(api):
     assert "GET" in resp.headers["Allow"]
 
 
-@pytest.mark.parametrize(("params", "field"), [
-    ({"limit": "0"}, "limit"),
-    ({"limit": "many"}, "limit"),
-    ({"since": "not-a-date"}, "since"),
-    ({"since": "2026-11-21T10:00:00Z", "until": "2026-11-20T10:00:00Z"}, "until"),
-    ({"cursor": "garbage"}, "cursor"),
-    ({"unknown": "x"}, "unknown"),
-])
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"limit": "0"}, "limit"),
+        ({"limit": "many"}, "limit"),
+        ({"since": "not-a-date"}, "since"),
+        ({"since": "2026-11-21T10:00:00Z", "until": "2026-11-20T10:00:00Z"}, "until"),
+        ({"cursor": "garbage"}, "cursor"),
+        ({"unknown": "x"}, "unknown"),
+    ],
+)
 def test_bad_query_parameters_are_named(api, params, field):
     error = _envelope(api.get("/api/v1/events", params=params), 400, "validation_error")
     assert field in [d["field"] for d in error["details"]]

@@ -34,9 +34,14 @@ def test_filters_by_type_source_client_and_time(api, client_id):
     assert len(api.get("/api/v1/events", params={"client_id": client_id}).json()["items"]) == 5
     assert len(api.get("/api/v1/events", params={"client_id": client_id, "event_type": "a"}).json()["items"]) == 2
     assert len(api.get("/api/v1/events", params={"event_source": "s0", "client_id": client_id}).json()["items"]) == 3
-    ranged = api.get("/api/v1/events", params={
-        "client_id": client_id, "since": (base + timedelta(days=1)).isoformat(),
-        "until": (base + timedelta(days=3)).isoformat()}).json()["items"]
+    ranged = api.get(
+        "/api/v1/events",
+        params={
+            "client_id": client_id,
+            "since": (base + timedelta(days=1)).isoformat(),
+            "until": (base + timedelta(days=3)).isoformat(),
+        },
+    ).json()["items"]
     assert len(ranged) == 3
 
 
@@ -52,5 +57,8 @@ def test_pagination_walks_every_event_once_newest_first(api, client_id):
         if not cursor:
             break
     assert sorted(seen) == sorted(made) and len(seen) == len(set(seen))
-    times = [e["occurred_at"] for e in api.get("/api/v1/events", params={"client_id": client_id, "limit": 500}).json()["items"]]
+    times = [
+        e["occurred_at"]
+        for e in api.get("/api/v1/events", params={"client_id": client_id, "limit": 500}).json()["items"]
+    ]
     assert times == sorted(times, reverse=True)

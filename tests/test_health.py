@@ -1,8 +1,6 @@
 """Health, readiness per dependency, Prometheus metrics and the OpenAPI document."""
 
-import psycopg
 from conftest import create_database, drop_database, make_settings
-
 from steward.app import create_app
 
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import create_database, drop_database
 
+from conftest import create_database, drop_database
 from steward.core import migrations
 from steward.core.schema_dump import dump_schema
 
@@ -58,11 +58,17 @@ def test_a_failing_migration_leaves_nothing_behind(blank_database, tmp_path):
 
 
 def test_get_graph_neighbors_returns_neighbors_with_edge_types(db):
-    db.execute("INSERT INTO graph_nodes (id, client_id, node_type, name) VALUES "
-               "('bp', 'c', 'blueprint', 'Audit'), ('wf', 'c', 'workflow', 'Kickoff'), "
-               "('tpl', 'c', 'template', 'Kickoff call')")
-    db.execute("INSERT INTO graph_edges (client_id, source_id, target_id, edge_type) VALUES "
-               "('c', 'bp', 'wf', 'contains'), ('c', 'wf', 'tpl', 'uses')")
+    db.execute(
+        "INSERT INTO graph_nodes (id, client_id, node_type, name) VALUES "
+        "('bp', 'c', 'blueprint', 'Audit'), ('wf', 'c', 'workflow', 'Kickoff'), "
+        "('tpl', 'c', 'template', 'Kickoff call')"
+    )
+    db.execute(
+        "INSERT INTO graph_edges (client_id, source_id, target_id, edge_type) VALUES "
+        "('c', 'bp', 'wf', 'contains'), ('c', 'wf', 'tpl', 'uses')"
+    )
     rows = db.execute("SELECT * FROM get_graph_neighbors('wf') ORDER BY neighbor_id").fetchall()
     assert [(r["neighbor_id"], r["edge_type"], r["direction"]) for r in rows] == [
-        ("bp", "contains", "in"), ("tpl", "uses", "out")]
+        ("bp", "contains", "in"),
+        ("tpl", "uses", "out"),
+    ]

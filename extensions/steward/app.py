@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask, Response
 
-from steward.core import auth, db, metrics
+from steward.core import auth, db, metrics, processing
 from steward.core.cache import open_cache
 from steward.core.config import Settings, load_settings
 from steward.core.errors import register_error_handlers
@@ -57,8 +57,9 @@ def _register_services(app: Flask, services: tuple[str, ...]) -> list[str]:
     return sorted(set(served))
 
 
-def create_app(settings: Settings | None = None, test_config: dict[str, Any] | None = None,
-               runtime: Runtime | None = None) -> Flask:
+def create_app(
+    settings: Settings | None = None, test_config: dict[str, Any] | None = None, runtime: Runtime | None = None
+) -> Flask:
     settings = settings or load_settings()
     app = Flask(__name__)
     app.config.update(
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
     app.extensions["steward"] = runtime
     metrics.init_app(app)  # before auth, so rejected requests are timed too
     auth.init_app(app)
+    processing.init_app(app)  # after auth: mode validated at the edge, held per request
     register_error_handlers(app)
 
     @app.after_request

@@ -51,8 +51,12 @@ def migrate() -> None:
 @click.option("--host", default=None, help="Overrides STEWARD_HOST")
 @click.option("--port", default=None, type=int, help="Overrides STEWARD_PORT")
 @click.option("--threads", default=8, show_default=True, help="Request threads in the one worker process")
-@click.option("--workers", default=1, show_default=True,
-              help="Worker processes (more than 1 needs QDRANT_URL: Qdrant Edge is single-process)")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    help="Worker processes (more than 1 needs QDRANT_URL: Qdrant Edge is single-process)",
+)
 def serve(host: str | None, port: int | None, threads: int, workers: int) -> None:
     """Serve the API with gunicorn (refuses to start on an out-of-date schema)."""
     import psycopg
@@ -74,13 +78,17 @@ def serve(host: str | None, port: int | None, threads: int, workers: int) -> Non
             conn.commit()
             click.echo("Created your first API key (admin). It is shown once; keep it:")
             click.echo(f"  STEWARD_API_KEY={plaintext}")
-    settings = settings.model_copy(update={
-        "database_url": SecretStr(url),
-        **({"steward_host": host} if host else {}),
-        **({"steward_port": port} if port else {}),
-    })
-    click.echo(f"Steward API on http://{settings.steward_host}:{settings.steward_port} "
-               f"(health: /health/ready, docs: /openapi.json)")
+    settings = settings.model_copy(
+        update={
+            "database_url": SecretStr(url),
+            **({"steward_host": host} if host else {}),
+            **({"steward_port": port} if port else {}),
+        }
+    )
+    click.echo(
+        f"Steward API on http://{settings.steward_host}:{settings.steward_port} "
+        f"(health: /health/ready, docs: /openapi.json)"
+    )
     sys.stdout.flush()
     run_gunicorn(settings, workers=workers, threads=threads)
 

@@ -43,7 +43,7 @@ class EndpointSpec:
     content_type: str = "application/json"
 
 
-def spec_of(view: Callable[..., Any]) -> EndpointSpec | None:
+def spec_of(view: Callable[..., Any] | None) -> EndpointSpec | None:
     return getattr(view, "endpoint_spec", None)
 
 

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from flask import Flask, current_app, g, request
@@ -46,7 +47,7 @@ def create_key(conn: psycopg.Connection, name: str, scopes: list[str]) -> tuple[
     plaintext = f"stw_{prefix}_{secrets.token_urlsafe(32)}"
     row = conn.execute(
         "INSERT INTO api_keys (name, prefix, key_hash, scopes) VALUES (%s, %s, %s, %s) RETURNING id",
-        (name, prefix, _hash(plaintext), sorted(set(scopes), key=SCOPE_RANK.get)),
+        (name, prefix, _hash(plaintext), sorted(set(scopes), key=lambda s: SCOPE_RANK[s])),
     ).fetchone()
     return str(_first(row)), plaintext
 
@@ -60,11 +61,11 @@ def revoke_key(conn: psycopg.Connection, key_id_or_prefix: str) -> bool:
     return row is not None
 
 
-def list_keys(conn: psycopg.Connection) -> list[dict]:
+def list_keys(conn: psycopg.Connection[Any]) -> list[dict]:
     cur = conn.execute(
         "SELECT id, name, prefix, scopes, created_at, revoked_at, last_used_at FROM api_keys ORDER BY created_at"
     )
-    return [dict(r) if isinstance(r, dict) else r for r in cur]
+    return [dict(r) for r in cur]
 
 
 def count_active_keys(conn: psycopg.Connection) -> int:
@@ -128,8 +129,9 @@ def authenticate() -> None:
 
     key = lookup(get_db(), presented)
     if key is None:
-        raise ApiError("invalid or revoked API key", status=401, code="unauthorized",
-                       headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            "invalid or revoked API key", status=401, code="unauthorized", headers={"WWW-Authenticate": "Bearer"}
+        )
     if not key.allows(needed):
         raise ApiError(
             f"this API key lacks the '{needed}' scope (it has: {', '.join(key.scopes)})",

@@ -87,7 +87,7 @@ class RedisCache(Cache):
         except self._errors as exc:
             log.warning("redis get failed, treating as a miss: %s", type(exc).__name__)
             return None
-        return pickle.loads(raw) if raw is not None else None
+        return pickle.loads(raw) if isinstance(raw, bytes) else None
 
     def set(self, key: str, value: Any, ttl: int) -> None:
         try:

@@ -51,9 +51,7 @@ class Settings(BaseSettings):
     steward_services: str = Field("all", json_schema_extra=_example("memory,planner"))
     steward_data_dir: Path = Field(Path("var"), json_schema_extra=_example("/var/lib/steward"))
     steward_max_body_bytes: int = Field(1_048_576, ge=1024, json_schema_extra=_example("1048576"))
-    steward_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        "INFO", json_schema_extra=_example("INFO")
-    )
+    steward_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", json_schema_extra=_example("INFO"))
     steward_idempotency_ttl_hours: int = Field(48, ge=1, json_schema_extra=_example("48"))
     steward_first_run_key: bool = Field(True, json_schema_extra=_example("true"))
     steward_public_url: str = Field("", json_schema_extra=_example("https://steward.example.com"))

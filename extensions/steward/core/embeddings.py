@@ -130,7 +130,10 @@ def open_embedder(settings: Settings) -> Embedder:
             else:
                 api_key = settings.embeddings_api_key.get_secret_value() if settings.embeddings_api_key else None
                 _shared[key] = OpenAIEmbedder(
-                    settings.embeddings_base_url or "", api_key, settings.embeddings_model,
-                    settings.embedding_dimension, settings.llm_timeout_seconds,
+                    settings.embeddings_base_url or "",
+                    api_key,
+                    settings.embeddings_model,
+                    settings.embedding_dimension,
+                    settings.llm_timeout_seconds,
                 )
         return _shared[key]

@@ -118,8 +118,9 @@ def register_error_handlers(app: Flask) -> None:
             allowed = ", ".join(sorted(exc.valid_methods or [])) if hasattr(exc, "valid_methods") else ""
             message = f"method not allowed here; allowed: {allowed}" if allowed else message
         resp, code = error_response(status, _HTTP_CODES.get(status, "http_error"), message)
-        if status == 405 and getattr(exc, "valid_methods", None):
-            resp.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+        valid_methods = getattr(exc, "valid_methods", None)
+        if status == 405 and valid_methods:
+            resp.headers["Allow"] = ", ".join(sorted(valid_methods))
         return resp, code
 
     @app.errorhandler(psycopg.DataError)

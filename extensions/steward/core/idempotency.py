@@ -23,7 +23,11 @@ MAX_KEY_LENGTH = 255
 
 def _request_hash() -> str:
     digest = hashlib.sha256()
-    for part in (request.method, request.path, request.query_string.decode(), ):
+    for part in (
+        request.method,
+        request.path,
+        request.query_string.decode(),
+    ):
         digest.update(part.encode() + b"\0")
     digest.update(request.get_data(cache=True))
     return digest.hexdigest()
@@ -70,8 +74,12 @@ def _replay(conn, api_key_id: str, key: str, fingerprint: str) -> Response:
         (api_key_id, key),
     ).fetchone()
     if row is None or row["status_code"] == 0:
-        raise ApiError("a request with this Idempotency-Key is still in progress; retry shortly",
-                       status=409, code="idempotency_in_progress", headers={"Retry-After": "1"})
+        raise ApiError(
+            "a request with this Idempotency-Key is still in progress; retry shortly",
+            status=409,
+            code="idempotency_in_progress",
+            headers={"Retry-After": "1"},
+        )
     if row["request_hash"] != fingerprint:
         raise ApiError(
             "this Idempotency-Key was already used for a different request; use a new key per distinct write",

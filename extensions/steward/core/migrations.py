@@ -101,7 +101,6 @@ def check_current(conn: psycopg.Connection, sql_dir: Path = SQL_DIR) -> int:
     expected = expected_version(sql_dir)
     if current != expected or len(versions) != len(available(sql_dir)):
         raise SchemaOutOfDate(
-            f"database schema is at version {current} but this Steward expects {expected}; "
-            "run `steward migrate` first"
+            f"database schema is at version {current} but this Steward expects {expected}; run `steward migrate` first"
         )
     return current

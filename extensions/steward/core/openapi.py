@@ -4,7 +4,7 @@ validate requests, so the document cannot drift from the code."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from flask import Flask
 from pydantic import BaseModel
@@ -41,7 +41,7 @@ class _Components:
     def __init__(self) -> None:
         self.schemas: dict[str, Any] = {"Error": ERROR_SCHEMA}
 
-    def ref(self, model: type[BaseModel], mode: str = "validation") -> dict[str, str]:
+    def ref(self, model: type[BaseModel], mode: Literal["validation", "serialization"] = "validation") -> dict[str, str]:
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode)
         for name, sub in schema.pop("$defs", {}).items():
             self.schemas.setdefault(name, sub)
@@ -52,10 +52,14 @@ class _Components:
 def _path_and_params(rule: str) -> tuple[str, list[dict[str, Any]]]:
     params = []
     for match in _CONVERTER.finditer(rule):
-        params.append({
-            "name": match["name"], "in": "path", "required": True,
-            "schema": _PARAM_SCHEMAS.get(match["conv"] or "", {"type": "string"}),
-        })
+        params.append(
+            {
+                "name": match["name"],
+                "in": "path",
+                "required": True,
+                "schema": _PARAM_SCHEMAS.get(match["conv"] or "", {"type": "string"}),
+            }
+        )
     return _CONVERTER.sub(lambda m: "{" + m["name"] + "}", rule), params
 
 
@@ -64,15 +68,23 @@ def _query_params(model: type[BaseModel]) -> list[dict[str, Any]]:
     required = set(schema.get("required", []))
     params = []
     for name, prop in schema.get("properties", {}).items():
-        params.append({
-            "name": name, "in": "query", "required": name in required, "schema": prop,
-            **({"description": prop["description"]} if "description" in prop else {}),
-        })
+        params.append(
+            {
+                "name": name,
+                "in": "query",
+                "required": name in required,
+                "schema": prop,
+                **({"description": prop["description"]} if "description" in prop else {}),
+            }
+        )
     return params
 
 
 def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
 
 
 def _operation(spec: EndpointSpec, method: str, components: _Components, path_params: list) -> dict[str, Any]:
@@ -80,10 +92,15 @@ def _operation(spec: EndpointSpec, method: str, components: _Components, path_pa
     if spec.query is not None:
         op["parameters"] += _query_params(spec.query)
     if spec.idempotent and method in ("post", "put", "patch", "delete"):
-        op["parameters"].append({
-            "name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 255},
-            "description": "A repeat with the same key returns the first response and writes nothing new.",
-        })
+        op["parameters"].append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "maxLength": 255},
+                "description": "A repeat with the same key returns the first response and writes nothing new.",
+            }
+        )
     if spec.body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": components.ref(spec.body)}}}
     ok: dict[str, Any] = {"description": "OK"}

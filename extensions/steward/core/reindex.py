@@ -53,8 +53,12 @@ def _batches(docs: Iterable[IndexDoc], size: int) -> Iterator[list[IndexDoc]]:
         yield batch
 
 
-def rebuild(runtime, collections: Iterable[str] = COLLECTIONS, batch_size: int = 128,
-            progress: Callable[[str, int, int], None] | None = None) -> dict[str, int]:
+def rebuild(
+    runtime,
+    collections: Iterable[str] = COLLECTIONS,
+    batch_size: int = 128,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, int]:
     """Re-embed every source document; returns the number of points written per collection."""
     store, embedder = runtime.vectors, runtime.embedder
     written: dict[str, int] = {}
@@ -68,9 +72,13 @@ def rebuild(runtime, collections: Iterable[str] = COLLECTIONS, batch_size: int =
             for source, _ in registered[collection]:
                 for batch in _batches(source(conn), batch_size):
                     vectors = embedder.embed_documents([d.text for d in batch])
-                    store.upsert(collection, [
-                        VectorPoint(id=d.id, vector=v.tolist(), payload=d.payload) for d, v in zip(batch, vectors)
-                    ])
+                    store.upsert(
+                        collection,
+                        [
+                            VectorPoint(id=d.id, vector=v.tolist(), payload=d.payload)
+                            for d, v in zip(batch, vectors, strict=True)
+                        ],
+                    )
                     written[collection] += len(batch)
                     if progress:
                         progress(collection, written[collection], total)

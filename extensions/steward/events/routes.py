@@ -13,16 +13,19 @@ from steward.events.models import EventIn, EventOut, EventPage, EventQuery
 bp = Blueprint("events", __name__, url_prefix="/api/v1/events")
 
 
-@endpoint(bp, "", methods=["POST"], scope="write", summary="Append an event", body=EventIn,
-          response=EventOut, status=201)
+@endpoint(
+    bp, "", methods=["POST"], scope="write", summary="Append an event", body=EventIn, response=EventOut, status=201
+)
 def create(body: EventIn):
-    row = store.append(get_db(), body.event_type, body.event_source, body.client_id,
-                       body.payload, body.metadata, body.occurred_at)
+    row = store.append(
+        get_db(), body.event_type, body.event_source, body.client_id, body.payload, body.metadata, body.occurred_at
+    )
     return EventOut.model_validate(row)
 
 
-@endpoint(bp, "", methods=["GET"], scope="read", summary="List events, newest first", query=EventQuery,
-          response=EventPage)
+@endpoint(
+    bp, "", methods=["GET"], scope="read", summary="List events, newest first", query=EventQuery, response=EventPage
+)
 def list_events(query: EventQuery):
     try:
         rows, next_cursor = store.page(get_db(), **query.model_dump())

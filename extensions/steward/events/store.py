@@ -12,8 +12,15 @@ from steward.core.types import decode_cursor, encode_cursor
 COLUMNS = "id, event_type, event_source, client_id, payload, metadata, occurred_at, created_at"
 
 
-def append(conn: psycopg.Connection, event_type: str, event_source: str, client_id: str,
-           payload: dict | None = None, metadata: dict | None = None, occurred_at=None) -> dict[str, Any]:
+def append(
+    conn: psycopg.Connection,
+    event_type: str,
+    event_source: str,
+    client_id: str,
+    payload: dict | None = None,
+    metadata: dict | None = None,
+    occurred_at=None,
+) -> Any:
     """Append one event; other services call this to record what they did."""
     return conn.execute(
         f"""INSERT INTO events (event_type, event_source, client_id, payload, metadata, occurred_at)
@@ -22,8 +29,17 @@ def append(conn: psycopg.Connection, event_type: str, event_source: str, client_
     ).fetchone()
 
 
-def page(conn: psycopg.Connection, *, client_id=None, event_type=None, event_source=None,
-         since=None, until=None, limit: int = 50, cursor: str | None = None) -> tuple[list[dict], str | None]:
+def page(
+    conn: psycopg.Connection,
+    *,
+    client_id=None,
+    event_type=None,
+    event_source=None,
+    since=None,
+    until=None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[Any], str | None]:
     where, args = [], []
     for column, value in (("client_id", client_id), ("event_type", event_type), ("event_source", event_source)):
         if value is not None:

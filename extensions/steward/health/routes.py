@@ -72,7 +72,8 @@ def ready():
     deps = {"database": _database(), "vectors": _vectors(), "cache": _cache()}
     settings = runtime().settings
     deps["embeddings"] = DependencyStatus(
-        status="up", backend=settings.embedding_provider,
+        status="up",
+        backend=settings.embedding_provider,
         detail=runtime().embedding_model,
     )
     deps["llm"] = DependencyStatus(

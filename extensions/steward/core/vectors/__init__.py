@@ -14,8 +14,14 @@ from steward.core.vectors.base import (
 )
 
 __all__ = [
-    "COLLECTIONS", "CollectionMismatch", "VectorFilter", "VectorHit", "VectorPoint", "VectorStore",
-    "VectorStoreError", "open_vector_store",
+    "COLLECTIONS",
+    "CollectionMismatch",
+    "VectorFilter",
+    "VectorHit",
+    "VectorPoint",
+    "VectorStore",
+    "VectorStoreError",
+    "open_vector_store",
 ]
 
 

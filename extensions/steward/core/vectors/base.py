@@ -83,5 +83,5 @@ class VectorStore(ABC):
     def ping(self) -> None:
         """Raise VectorStoreError when the store cannot answer."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook; most backends hold nothing to release
         """Release files and connections."""
