@@ -5,12 +5,12 @@ persistence, crash-durability, folder-lock and thread tests, since it lives insi
 from __future__ import annotations
 
 import math
-import os
 import signal
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -293,5 +293,29 @@ def test_edge_refuses_a_shard_without_model_record(edge_path):
     try:
         with pytest.raises(CollectionMismatch, match="steward reindex"):
             again.ensure_collection("events")
+    finally:
+        again.close()
+
+
+def test_edge_background_thread_flushes_and_indexes_once_writes_pause(edge_path, monkeypatch):
+    from steward.core.vectors import edge
+
+    monkeypatch.setattr(edge, "FLUSH_INTERVAL_S", 0.05)
+    monkeypatch.setattr(edge, "OPTIMIZE_AFTER", 100)
+    store = QdrantEdgeStore(MODEL, DIM, edge_path)
+    try:
+        store.ensure_collection("events")
+        store.upsert("events", [point("a", unit(1, i / 300)) for i in range(300)])
+        deadline = time.monotonic() + 30
+        while store._unoptimized.get("events") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert store._unoptimized["events"] == 0 and not store._dirty
+        assert len(store.search("events", unit(1), 10, VectorFilter(client_id="a"))) == 10
+    finally:
+        store.close()
+    again = QdrantEdgeStore(MODEL, DIM, edge_path)  # a backlog left by another process is picked up
+    try:
+        again.ensure_collection("events")
+        assert again._unoptimized["events"] == 300  # 300 points are below Edge's indexing threshold
     finally:
         again.close()

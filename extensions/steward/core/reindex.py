@@ -60,7 +60,7 @@ def rebuild(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, int]:
     """Re-embed every source document; returns the number of points written per collection."""
-    store, embedder = runtime.vectors, runtime.embedder
+    store, embedder = runtime.vectors_for_rebuild(), runtime.embedder
     written: dict[str, int] = {}
     registered = sources()
     for collection in collections:
@@ -84,4 +84,5 @@ def rebuild(
                         progress(collection, written[collection], total)
         if progress:
             progress(collection, written[collection], total)
+    store.optimize()  # index the bulk load now rather than on the first queries
     return written

@@ -60,6 +60,17 @@ class Runtime:
     def vectors_if_open(self) -> VectorStore | None:
         return self._vectors
 
+    def vectors_for_rebuild(self) -> VectorStore:
+        """The store opened without checking collections, so a model change can be rebuilt."""
+        with self._lock:
+            if self._vectors is None:
+                from steward.core.vectors import open_vector_store
+
+                self._vectors = open_vector_store(
+                    self.settings, self.embedding_model, self.settings.embedding_dimension, ensure=False
+                )
+        return self._vectors
+
     def close(self) -> None:
         if self._vectors is not None:
             self._vectors.close()

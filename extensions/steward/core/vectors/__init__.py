@@ -25,8 +25,10 @@ __all__ = [
 ]
 
 
-def open_vector_store(settings: Settings, model: str, dimension: int) -> VectorStore:
-    """The configured backend, with the four collections ensured."""
+def open_vector_store(settings: Settings, model: str, dimension: int, ensure: bool = True) -> VectorStore:
+    """The configured backend, with the four collections ensured. `ensure=False` is for
+    `steward reindex`, which must open a store whose collections were built with another model
+    (ensuring would raise CollectionMismatch before anything could be rebuilt)."""
     if settings.qdrant_url:
         from steward.core.vectors.server import QdrantServerStore
 
@@ -36,6 +38,12 @@ def open_vector_store(settings: Settings, model: str, dimension: int) -> VectorS
         from steward.core.vectors.edge import QdrantEdgeStore
 
         store = QdrantEdgeStore(model, dimension, path=settings.steward_data_dir / "qdrant")
-    for name in COLLECTIONS:
-        store.ensure_collection(name)
+    if not ensure:
+        return store
+    try:
+        for name in COLLECTIONS:
+            store.ensure_collection(name)
+    except BaseException:
+        store.close()  # else Edge keeps the folders it opened locked until the process exits
+        raise
     return store

@@ -83,5 +83,8 @@ class VectorStore(ABC):
     def ping(self) -> None:
         """Raise VectorStoreError when the store cannot answer."""
 
+    def optimize(self) -> None:  # noqa: B027 - a server indexes by itself
+        """Build indexes now (after a bulk load), blocking."""
+
     def close(self) -> None:  # noqa: B027 - optional hook; most backends hold nothing to release
         """Release files and connections."""

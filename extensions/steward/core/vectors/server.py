@@ -117,8 +117,12 @@ class QdrantServerStore(VectorStore):
     def search(self, collection: str, vector: list[float], limit: int, where: VectorFilter) -> list[VectorHit]:
         with _errors(f"searching {collection}"):
             found = self._client.query_points(
-                collection, query=vector, using=self.vector, query_filter=server_filter(where),
-                limit=limit, with_payload=True,
+                collection,
+                query=vector,
+                using=self.vector,
+                query_filter=server_filter(where),
+                limit=limit,
+                with_payload=True,
             ).points
         # min(): float rounding can give 1.0000001 for an identical vector; the invariant says <= 1.
         return [VectorHit(id=str(p.id), score=min(p.score, 1.0), payload=p.payload or {}) for p in found]
@@ -130,7 +134,9 @@ class QdrantServerStore(VectorStore):
 
     def count(self, collection: str, where: VectorFilter | None = None) -> int:
         with _errors(f"counting {collection}"):
-            return self._client.count(collection, count_filter=server_filter(where) if where else None, exact=True).count
+            return self._client.count(
+                collection, count_filter=server_filter(where) if where else None, exact=True
+            ).count
 
     def drop_collection(self, name: str) -> None:
         with _errors(f"dropping {name}"):
