@@ -97,6 +97,14 @@ class Settings(BaseSettings):
         "json_schema", json_schema_extra=_example("json_object")
     )
 
+    # Backups (`steward backup`): where archives go (unset: <data_dir>/backups), how many to keep,
+    # and an optional Fernet key (comma-separated list to rotate: the first encrypts, all decrypt).
+    steward_backup_dir: Path | None = Field(None, json_schema_extra=_example("/var/backups/steward"))
+    steward_backup_keep: int = Field(7, ge=1, le=1000, json_schema_extra=_example("7"))
+    steward_backup_key: SecretStr | None = Field(
+        None, json_schema_extra=_example("output of `steward backup keygen`")
+    )
+
     # Planner: reuse a stored plan or process template at or above this cosine similarity.
     planner_reuse_threshold: float = Field(0.8, gt=0, le=1, json_schema_extra=_example("0.8"))
 
@@ -135,6 +143,10 @@ class Settings(BaseSettings):
     @property
     def embedding_dimension(self) -> int:
         return 384 if self.embedding_provider == "local" else self.embeddings_dimension
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.steward_backup_dir or self.steward_data_dir / "backups"
 
     @property
     def llm_configured(self) -> bool:
