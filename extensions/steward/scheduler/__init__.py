@@ -1,0 +1,1 @@
+"""The scheduler: fit tasks into free calendar time, reschedule what slipped, and a daily plan."""
