@@ -13,8 +13,17 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // `${VAR}` and `${VAR:-default}` in string values; a credential missing any variable is skipped.
 function renderCredentials(templatePath, outPath) {
+  const { rendered, skipped } = render(templatePath);
+  for (const cred of skipped) console.error(`n8n: credential "${cred.name}" skipped: set ${cred.missing.join(', ')}`);
+  for (const cred of rendered) console.error(`n8n: credential "${cred.name}" (${cred.type}) from the environment`);
+  writeFileSync(outPath, JSON.stringify(rendered), { mode: 0o600 });
+  chmodSync(outPath, 0o600);
+}
+
+function render(templatePath) {
   const template = JSON.parse(readFileSync(templatePath, 'utf8'));
   const rendered = [];
+  const skipped = [];
   for (const cred of template) {
     const missing = new Set();
     const fill = (value) =>
@@ -26,17 +35,14 @@ function renderCredentials(templatePath, outPath) {
             missing.add(name);
             return '';
           })
-        : value;
-    const data = Object.fromEntries(Object.entries(cred.data).map(([k, v]) => [k, fill(v)]));
-    if (missing.size) {
-      console.error(`n8n: credential "${cred.name}" skipped: set ${[...missing].join(', ')}`);
-      continue;
-    }
-    rendered.push({ id: cred.id, name: cred.name, type: cred.type, data });
-    console.error(`n8n: credential "${cred.name}" (${cred.type}) from the environment`);
+        : value !== null && typeof value === 'object' // nested data, e.g. OAuth2 oauthTokenData
+          ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fill(v)]))
+          : value;
+    const data = fill(cred.data);
+    if (missing.size) skipped.push({ id: cred.id, name: cred.name, missing: [...missing] });
+    else rendered.push({ id: cred.id, name: cred.name, type: cred.type, data });
   }
-  writeFileSync(outPath, JSON.stringify(rendered), { mode: 0o600 });
-  chmodSync(outPath, 0o600);
+  return { rendered, skipped };
 }
 
 function hashPassword(appDir, password) {
@@ -102,19 +108,61 @@ async function ensureApiKey(base, email, password, keyFile) {
 // Publishing through the public API takes effect live, unlike the CLI while n8n runs (§3, §4.3).
 // Webhooks register a moment later, so wait until each authenticated webhook answers 403 (its auth
 // check) instead of 404; an unauthenticated probe never runs the workflow.
+// Referenced workflows first (sub-workflows, the error workflow): n8n refuses to publish a
+// workflow whose Execute Workflow node names one that is not published yet.
+function dependenciesFirst(list) {
+  const byId = new Map(list.map((wf) => [wf.id, wf]));
+  const placed = new Set();
+  const ordered = [];
+  const visit = (wf, trail) => {
+    if (placed.has(wf.id) || trail.has(wf.id)) return;
+    trail.add(wf.id);
+    const refs = (wf.nodes ?? [])
+      .filter((node) => node.type === 'n8n-nodes-base.executeWorkflow')
+      .map((node) => node.parameters?.workflowId)
+      .map((ref) => (ref && typeof ref === 'object' ? ref.value : ref));
+    for (const id of [wf.settings?.errorWorkflow, ...refs]) if (byId.has(id)) visit(byId.get(id), trail);
+    placed.add(wf.id);
+    ordered.push(wf);
+  };
+  for (const wf of list) visit(wf, new Set());
+  return ordered;
+}
+
+// Triggers n8n registers with another service when it publishes (Telegram's setWebhook...): they
+// need their credential, and the service must accept n8n's webhook URL (Telegram wants public
+// HTTPS, see N8N_WEBHOOK_URL). Such a workflow that cannot be published is reported, not fatal.
+const INTERNAL_TRIGGERS = new Set(['n8n-nodes-base.errorTrigger', 'n8n-nodes-base.executeWorkflowTrigger',
+  'n8n-nodes-base.scheduleTrigger', 'n8n-nodes-base.manualTrigger']);
+const externalTriggers = (wf) => (wf.nodes ?? []).filter((n) => /Trigger$/.test(n.type) && !INTERNAL_TRIGGERS.has(n.type));
+
 async function publish(base, keyFile, dirs) {
   const key = readFileSync(keyFile, 'utf8').trim();
   const headers = { 'X-N8N-API-KEY': key };
-  const all = workflows(dirs).filter((wf) => wf.id);
-  for (const wf of all) {
+  const absent = new Map(render(new URL('./credentials.template.json', import.meta.url)).skipped.map((c) => [c.id, c]));
+  const all = [];
+  for (const wf of dependenciesFirst(workflows(dirs).filter((wf) => wf.id))) {
+    const [needs] = externalTriggers(wf).flatMap((n) => Object.values(n.credentials ?? {}))
+      .map((ref) => absent.get(ref?.id)).filter(Boolean);
+    if (needs) {
+      console.error(`n8n: ${wf.id} left unpublished: its trigger needs the credential "${needs.name}" `
+        + `(set ${needs.missing.join(', ')}, then scripts/n8n restart)`);
+      continue;
+    }
     let last;
     for (let attempt = 0; attempt < 5; attempt++) {
       last = await call(`${base}/api/v1/workflows/${encodeURIComponent(wf.id)}/publish`, { method: 'POST', headers });
       if (last.status === 200) break;
       await sleep(1000);
     }
+    if (last.status !== 200 && externalTriggers(wf).length) {
+      console.error(`n8n: warning: ${wf.id} left unpublished, its trigger could not be registered `
+        + `(${last.status}): ${last.text.slice(0, 300)}`);
+      continue;
+    }
     if (last.status !== 200) fail(`publishing workflow ${wf.id} failed (${last.status}): ${last.text.slice(0, 300)}`);
     console.error(`n8n: published ${wf.id}`);
+    all.push(wf);
   }
   const hooks = all.flatMap((wf) => wf.nodes.filter((n) => n.type === 'n8n-nodes-base.webhook'
     && (n.parameters?.authentication ?? 'none') !== 'none' && !String(n.parameters?.path ?? '').includes(':')));

@@ -30,6 +30,7 @@ SITUATIONS = {
     "readiness-failing",
     "llm-budget-exceeded",
     "todoist-sync-failing",
+    "todoist-sync-drift",
     "n8n-execution-errors",
     "qdrant-out-of-sync",
     "disk-filling",
@@ -37,7 +38,7 @@ SITUATIONS = {
 SECTIONS = ["Meaning", "Impact", "Diagnosis", "Mitigation"]
 N8N_OPENAPI = Path.home() / ".cache/steward/n8n-2.41.1/app/node_modules/n8n/dist/public-api/v1/openapi.yml"
 # Shell variables the runbooks ask the operator to hold in their shell, and placeholders.
-SHELL_ONLY = {"N8N_API_KEY", "EXECUTION_ID", "NEW_HEX_PASSWORD"}
+SHELL_ONLY = {"N8N_API_KEY", "EXECUTION_ID", "NEW_HEX_PASSWORD", "STEWARD_CLIENT_ID", "STEWARD_ADMIN_KEY"}
 
 
 def _texts() -> dict[str, str]:
@@ -179,14 +180,17 @@ def test_every_steward_url_is_a_route(app):
     adapter = app.url_map.bind("localhost")
     checked = 0
     for name, text in _texts().items():
-        urls = re.findall(r"localhost:8090(/[^\s\"'`)]*)", text) + re.findall(r"`GET (/[^`\s]+)`", text)
-        for url in urls:
-            path = urlsplit(url).path
-            try:
-                adapter.match(path, method="GET")
-            except HTTPException:
-                pytest.fail(f"{name}: GET {path} is not a Steward route")
-            checked += 1
+        for line in text.splitlines():
+            method = re.search(r"-X\s+([A-Z]+)", line) or re.search(r"`(GET|POST|PATCH|PUT|DELETE) /", line)
+            urls = re.findall(r"localhost:8090(/[^\s\"'`)]*)", line) + re.findall(r"`[A-Z]+ (/[^`\s]+)`", line)
+            for url in urls:
+                path = urlsplit(url).path
+                verb = method.group(1) if method else "GET"
+                try:
+                    adapter.match(path, method=verb)
+                except HTTPException:
+                    pytest.fail(f"{name}: {verb} {path} is not a Steward route")
+                checked += 1
     assert checked >= 10
 
 

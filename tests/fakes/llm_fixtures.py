@@ -51,13 +51,15 @@ def fake(fake_llm: FakeOpenAI) -> Any:
 
 
 @pytest.fixture(scope="session")
-def llm_stacks(database_url, data_dir, keys, fake_llm) -> Any:
-    """`build(**settings_overrides)`: a served app using the fake LLM, one per distinct override."""
+def llm_stacks(database_url, tmp_path_factory, keys, fake_llm) -> Any:
+    """`build(**settings_overrides)`: a served app using the fake LLM, one per distinct override.
+    Each app gets its own data folder: Qdrant Edge lets one store hold a folder at a time."""
     built: dict[str, tuple[Stack, Any]] = {}
 
     def build(**overrides: Any) -> Stack:
         marker = repr(sorted(overrides.items()))
         if marker not in built:
+            data_dir = tmp_path_factory.mktemp("llm-stack-data")
             settings = make_settings(database_url, data_dir, **llm_settings(fake_llm, **overrides))
             app = create_app(settings)
             server = make_server("127.0.0.1", 0, app, threaded=True)

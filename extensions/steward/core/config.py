@@ -101,12 +101,35 @@ class Settings(BaseSettings):
     # and an optional Fernet key (comma-separated list to rotate: the first encrypts, all decrypt).
     steward_backup_dir: Path | None = Field(None, json_schema_extra=_example("/var/backups/steward"))
     steward_backup_keep: int = Field(7, ge=1, le=1000, json_schema_extra=_example("7"))
-    steward_backup_key: SecretStr | None = Field(
-        None, json_schema_extra=_example("output of `steward backup keygen`")
-    )
+    steward_backup_key: SecretStr | None = Field(None, json_schema_extra=_example("output of `steward backup keygen`"))
 
     # Planner: reuse a stored plan or process template at or above this cosine similarity.
     planner_reuse_threshold: float = Field(0.8, gt=0, le=1, json_schema_extra=_example("0.8"))
+
+    # Scheduler defaults; a request, then recalled preferences, override them per run.
+    scheduler_timezone: str = Field("UTC", json_schema_extra=_example("Europe/Berlin"))
+    scheduler_workload_limit_minutes: int = Field(480, ge=1, le=1440, json_schema_extra=_example("360"))
+    scheduler_max_tasks: int = Field(1000, ge=1, le=100_000, json_schema_extra=_example("1000"))
+
+    # Chat (Telegram through n8n): how long a draft waits for Yes/Edit/No, how long /undo reaches
+    # back, the per-chat rate limit (flask-limiter syntax), the most actions one draft may apply,
+    # and the confidence at which a low-risk capture is applied directly for users with auto-apply.
+    chat_draft_ttl_minutes: int = Field(1440, ge=1, le=43_200, json_schema_extra=_example("1440"))
+    chat_undo_window_minutes: int = Field(60, ge=1, le=10_080, json_schema_extra=_example("60"))
+    chat_rate_limit: str = Field("20/minute;300/hour", min_length=3, json_schema_extra=_example("20/minute"))
+    chat_bulk_limit: int = Field(10, ge=1, le=200, json_schema_extra=_example("10"))
+    chat_auto_apply_confidence: float = Field(0.8, gt=0, le=1, json_schema_extra=_example("0.8"))
+
+    @field_validator("scheduler_timezone")
+    @classmethod
+    def _iana_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(value)
+        except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
+            raise ValueError(f"unknown timezone {value!r}; use an IANA name such as Europe/Berlin") from None
+        return value
 
     @field_validator("steward_services")
     @classmethod

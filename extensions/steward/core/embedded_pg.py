@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -15,7 +16,7 @@ log = logging.getLogger(__name__)
 logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every pg_ctl call at INFO
 
 DATABASE_NAME = "steward"
-_servers: dict[Path, object] = {}
+_servers: dict[Path, Any] = {}
 
 
 def embedded_database_url(data_dir: Path) -> str:

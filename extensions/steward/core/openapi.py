@@ -33,6 +33,7 @@ ERROR_SCHEMA = {
     },
 }
 
+SchemaMode = Literal["validation", "serialization"]
 _CONVERTER = re.compile(r"<(?:(?P<conv>[a-z]+):)?(?P<name>[a-zA-Z_][a-zA-Z0-9_]*)>")
 _PARAM_SCHEMAS = {"int": {"type": "integer"}, "uuid": {"type": "string", "format": "uuid"}}
 
@@ -41,7 +42,7 @@ class _Components:
     def __init__(self) -> None:
         self.schemas: dict[str, Any] = {"Error": ERROR_SCHEMA}
 
-    def ref(self, model: type[BaseModel], mode: Literal["validation", "serialization"] = "validation") -> dict[str, str]:
+    def ref(self, model: type[BaseModel], mode: SchemaMode = "validation") -> dict[str, str]:
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode)
         for name, sub in schema.pop("$defs", {}).items():
             self.schemas.setdefault(name, sub)

@@ -7,6 +7,7 @@ from flask import Blueprint
 from steward.core.api import endpoint
 from steward.core.db import get_db
 from steward.core.errors import ValidationFailed
+from steward.core.runtime import runtime
 from steward.events import store
 from steward.events.models import EventIn, EventOut, EventPage, EventQuery
 
@@ -20,6 +21,9 @@ def create(body: EventIn):
     row = store.append(
         get_db(), body.event_type, body.event_source, body.client_id, body.payload, body.metadata, body.occurred_at
     )
+    from steward.memory.similar import index_event
+
+    index_event(runtime(), row)  # best effort, for /memory/similar/events; `steward reindex` repairs misses
     return EventOut.model_validate(row)
 
 
