@@ -277,3 +277,27 @@ def test_the_routes_are_documented_in_openapi(api):
     for path in ("/schedule", "/reschedule", "/daily-plan", "/runs/{run_id}", "/runs/{run_id}.ics"):
         assert f"{BASE}{path}" in paths, path
     assert "post" in paths[f"{BASE}/daily-plan"] and "get" in paths[f"{BASE}/daily-plan"]
+
+
+def test_preferences_remembered_in_memory_fill_what_the_request_leaves_out(api, client_id):
+    """A preference memory with structured `metadata.scheduler` settings is used when the request
+    omits them; the request still wins where it speaks, and meta says where each value came from."""
+    remembered = api.post(
+        "/api/v1/memory/remember",
+        json={
+            "client_id": client_id,
+            "kind": "preference",
+            "text": "I want 45 minutes between meetings and work from Berlin",
+            "metadata": {"scheduler": {"buffer_minutes": 45, "timezone": "Europe/Berlin"}},
+        },
+    )
+    assert remembered.status_code in (200, 201), remembered.text
+    request = body(client_id)
+    del request["buffer_minutes"], request["timezone"]
+    data = api.post(f"{BASE}/schedule", json=request).json()
+    standup_end = "2026-06-01T09:30:00+02:00"
+    first_after_standup = min(b["start"] for b in data["blocks"] if b["start"] > standup_end)
+    assert first_after_standup >= "2026-06-01T10:15:00+02:00", data["blocks"]
+    assert "memory" in json.dumps(data["meta"]["preferences"]).lower()
+    explicit = api.post(f"{BASE}/schedule", json=body(client_id, buffer_minutes=0)).json()
+    assert min(b["start"] for b in explicit["blocks"] if b["start"] > standup_end) < first_after_standup

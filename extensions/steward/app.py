@@ -7,6 +7,7 @@ embedded default) or compose can split services into separate containers.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from typing import Any
 
@@ -16,13 +17,11 @@ from steward.core import auth, db, metrics, processing
 from steward.core.cache import open_cache
 from steward.core.config import Settings, load_settings
 from steward.core.errors import register_error_handlers
-from steward.core.modules import optional_import
 from steward.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-# service name -> blueprint modules (each exposes `bp`). A missing module is skipped with a warning
-# only while a service is being built; a listed module that fails to import is a startup error.
+# service name -> blueprint modules (each exposes `bp`); a module that fails to import is a startup error.
 SERVICE_BLUEPRINTS: dict[str, tuple[str, ...]] = {
     "events": ("steward.events.routes",),
     "memory": ("steward.memory.routes",),
@@ -49,9 +48,7 @@ def _register_services(app: Flask, services: tuple[str, ...]) -> list[str]:
     served = []
     for service in services:
         for module_name in SERVICE_BLUEPRINTS.get(service, ()):
-            module = optional_import(module_name)
-            if module is None:
-                continue
+            module = importlib.import_module(module_name)
             app.register_blueprint(module.bp)
             served.append(service)
     return sorted(set(served))
@@ -92,5 +89,9 @@ def create_app(
     from steward.health.routes import bp as health_bp
 
     app.register_blueprint(health_bp)
-    app.config["STEWARD_SERVED"] = _register_services(app, settings.services)
+    app.config["STEWARD_SERVED"] = served = _register_services(app, settings.services)
+    if {"memory", "scheduler"} <= set(served):
+        from steward.memory.scheduling import register as memory_feeds_scheduler
+
+        memory_feeds_scheduler(app)
     return app

@@ -184,18 +184,16 @@ def openapi() -> None:
     app.extensions["steward"].close()
 
 
-def _register_optional_groups() -> None:
-    """Subcommands owned by other packages (workflows, backup...) register themselves here."""
-    from steward.core.modules import optional_import
+def _register_command_groups() -> None:
+    """Subcommands owned by other packages (workflows, backup, chat links) register themselves."""
+    import importlib
 
     for module_name in ("steward.workflows.cli", "steward.ops.cli", "steward.chat.cli"):
-        module = optional_import(module_name)
-        if module is not None:
-            module.register(cli)
+        importlib.import_module(module_name).register(cli)
 
 
 def main() -> None:
-    _register_optional_groups()
+    _register_command_groups()
     cli()
 
 

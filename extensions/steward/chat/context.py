@@ -13,8 +13,8 @@ from typing import Any
 
 import psycopg
 
-from steward.core.modules import optional_import
 from steward.items import search
+from steward.memory import service as memory
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,7 @@ class Context:
 
 
 def recall_texts(conn: psycopg.Connection[Any], rt, client_id: str, text: str, k: int, kinds: list[str]) -> list[str]:
-    memory = optional_import("steward.memory.service")
-    if memory is None or k < 1 or not text.strip():
+    if k < 1 or not text.strip():
         return []
     try:
         with conn.transaction():

@@ -28,9 +28,10 @@ from steward.chat.context import Context
 from steward.core import prompts
 from steward.core.errors import ApiError
 from steward.core.llm import llm
-from steward.core.modules import optional_import
 from steward.core.processing import Profile
 from steward.items import search
+from steward.memory import facts
+from steward.memory import service as memory
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,6 @@ def _invalid(conn: psycopg.Connection[Any], client_id: str, plan: ActionPlan, bu
 
 def _duplicates(conn: psycopg.Connection[Any], rt, client_id: str, plan: ActionPlan) -> list[Flag]:
     flags, seen = [], set()
-    memory = optional_import("steward.memory.service")
     for index, action in enumerate(plan.actions):
         if action.type == "create_item" and action.item and action.item.title:
             kind = action.item.type or "task"
@@ -109,13 +109,13 @@ def _duplicates(conn: psycopg.Connection[Any], rt, client_id: str, plan: ActionP
                         index,
                     )
                 )
-            if memory is not None and kind in MEMORY_KIND:
+            if kind in MEMORY_KIND:
                 for hit in _memory_duplicates(conn, rt, memory, client_id, action.item.title, [MEMORY_KIND[kind]]):
                     item_id = str(hit.metadata.get("item_id", ""))
                     if item_id and item_id not in seen and _live(conn, client_id, item_id):
                         seen.add(item_id)
                         flags.append(Flag("duplicate", f"close to “{hit.text}”, which you already have", index))
-        if action.type == "remember" and action.text and memory is not None and action.fact is None:
+        if action.type == "remember" and action.text and action.fact is None:
             for hit in _memory_duplicates(conn, rt, memory, client_id, action.text, ["note", "fact"]):
                 flags.append(Flag("duplicate", f"you told me this already: “{hit.text}”", index))
                 break
@@ -141,9 +141,6 @@ def _live(conn: psycopg.Connection[Any], client_id: str, item_id: str) -> bool:
 
 
 def _contradictions(conn: psycopg.Connection[Any], client_id: str, plan: ActionPlan) -> list[Flag]:
-    facts = optional_import("steward.memory.facts")
-    if facts is None:
-        return []
     flags = []
     for index, action in enumerate(plan.actions):
         if action.type != "remember" or action.fact is None:

@@ -18,10 +18,11 @@ import psycopg
 from steward.chat import policy
 from steward.chat.actions import Action, ActionPlan, new_index
 from steward.core.errors import ApiError
-from steward.core.modules import optional_import
 from steward.events import store as events
 from steward.items import search
 from steward.items import store as items
+from steward.memory import facts, models, similar
+from steward.memory import service as memory
 
 SOURCE = "chat"
 EVENT = {
@@ -73,9 +74,7 @@ class _Run:
                 **payload,
             },
         )
-        similar = optional_import("steward.memory.similar")
-        if similar is not None:
-            similar.index_event(self.rt, row)  # best effort; `steward reindex` repairs a miss
+        similar.index_event(self.rt, row)  # best effort; `steward reindex` repairs a miss
 
 
 def _project_id(run: _Run, name: str) -> str:
@@ -108,8 +107,7 @@ def _fields(run: _Run, action: Action) -> dict[str, Any]:
 
 def _remember_item(run: _Run, item: dict[str, Any]) -> tuple[str | None, bool]:
     """Items are remembered too, so memory's vector search finds them as likely duplicates later."""
-    memory = optional_import("steward.memory.service")
-    if memory is None or item["type"] == "project":
+    if item["type"] == "project":
         return None, False
     text = item["title"] + (f"\n{item['body']}" if item["body"] else "")
     out = memory.remember(
@@ -199,10 +197,6 @@ def _link(run: _Run, index: int, action: Action) -> None:
 def _remember(run: _Run, index: int, action: Action) -> None:
     provenance = {"source": SOURCE, "draft_id": str(run.draft["id"])}
     if action.fact is not None:
-        facts = optional_import("steward.memory.facts")
-        models = optional_import("steward.memory.models")
-        if facts is None or models is None:
-            raise Refused(["remembering facts needs the memory service"])
         fact = models.FactIn(
             client_id=run.client_id,
             subject=action.fact.subject,
@@ -223,9 +217,6 @@ def _remember(run: _Run, index: int, action: Action) -> None:
         run.lines.append(f"Remembered: {out.fact.subject} {out.fact.predicate.replace('_', ' ')} {out.fact.object}")
         run.event(index, "remember", fact_id=str(out.fact.id), subject=out.fact.subject)
         return
-    memory = optional_import("steward.memory.service")
-    if memory is None:
-        raise Refused(["remembering needs the memory service"])
     out = memory.remember(
         run.conn, run.rt, client_id=run.client_id, text=(action.text or "").strip(), kind="note", provenance=provenance
     )

@@ -28,9 +28,9 @@ from steward.chat.turn import Turn
 from steward.core import prompts
 from steward.core.errors import ApiError
 from steward.core.llm import llm
-from steward.core.modules import optional_import
 from steward.core.processing import Profile
 from steward.items import search
+from steward.memory import service as memory
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +87,7 @@ def gather(conn: psycopg.Connection[Any], rt, user: ChatUser, question: str, k: 
     rows = search.candidates(conn, user.client_id, terms, limit=k) if terms else []
     found: list[Source] = []
     seen_items = {str(r["id"]) for r in rows}
-    memory = optional_import("steward.memory.service")
-    if memory is not None and terms:
+    if terms:
         try:
             hits = memory.recall(conn, rt, client_id=user.client_id, q=question[:1000], k=k).hits
         except Exception as exc:  # an answer from items alone beats no answer

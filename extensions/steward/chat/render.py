@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from steward.chat.actions import Action, ActionPlan, ItemFields, new_index
 from steward.chat.critic import Review
 from steward.chat.models import Button
-from steward.core.modules import optional_import
+from steward.sync.recurrence_text import rrule_to_text
 
 CALLBACK = re.compile(r"^d:([A-Za-z0-9]{6,16}):([yen])$")
 DECISIONS = {"y": "yes", "e": "edit", "n": "no"}
@@ -52,10 +52,8 @@ def when(due: datetime | None, has_time: bool | None, tz: ZoneInfo) -> str:
 
 
 def recurrence_text(rule: str) -> str:
-    """ "every monday" for FREQ=WEEKLY;BYDAY=MO when sync's renderer is installed, else the rule."""
-    words = optional_import("steward.sync.recurrence_text")
-    said = words.rrule_to_text(rule) if words is not None else None
-    return said or rule
+    """ "every monday" for FREQ=WEEKLY;BYDAY=MO when sync's renderer can say it, else the rule."""
+    return rrule_to_text(rule) or rule
 
 
 def minutes(value: int) -> str:

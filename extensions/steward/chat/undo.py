@@ -17,9 +17,9 @@ import psycopg
 from steward.chat import drafts
 from steward.chat.executor import snapshot
 from steward.core.errors import ApiError
-from steward.core.modules import optional_import
 from steward.events import store as events
 from steward.items import store as items
+from steward.memory import caching, facts, models
 
 SOURCE = "chat"
 
@@ -51,9 +51,7 @@ def _end_memory(conn: psycopg.Connection[Any], rt, client_id: str, memory_id: st
         "WHERE id = %s AND client_id = %s AND invalid_at IS NULL",
         (memory_id, client_id),
     )
-    caching = optional_import("steward.memory.caching")
-    if caching is not None:
-        caching.invalidate(rt.cache, client_id)
+    caching.invalidate(rt.cache, client_id)
 
 
 def _restore(value: Any, name: str) -> Any:
@@ -63,9 +61,7 @@ def _restore(value: Any, name: str) -> Any:
 
 
 def _revert_fact(conn: psycopg.Connection[Any], rt, client_id: str, entry: dict[str, Any]) -> None:
-    facts = optional_import("steward.memory.facts")
-    models = optional_import("steward.memory.models")
-    if facts is None or models is None or entry.get("unchanged"):
+    if entry.get("unchanged"):
         return
     old = [facts.get_fact(conn, client_id, fact_id) for fact_id in entry.get("superseded", [])]
     facts.invalidate(conn, rt, client_id, entry["fact_id"], None)

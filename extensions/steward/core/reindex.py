@@ -7,17 +7,17 @@ current embedding model and dimension, and re-embeds every document in batches, 
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 
-from steward.core.modules import optional_import
 from steward.core.vectors import COLLECTIONS, VectorPoint
 
-# Modules that define `INDEX_SOURCES: dict[collection, Source]`, imported lazily.
-SOURCE_MODULES = ("steward.memory.indexing", "steward.observer.indexing")
+# Modules that define `INDEX_SOURCES: dict[collection, list[(Source, CountSource)]]`, imported lazily.
+SOURCE_MODULES = ("steward.memory.indexing",)
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,7 @@ CountSource = Callable[[psycopg.Connection], int]
 def sources() -> dict[str, list[tuple[Source, CountSource]]]:
     found: dict[str, list[tuple[Source, CountSource]]] = {name: [] for name in COLLECTIONS}
     for module_name in SOURCE_MODULES:
-        module = optional_import(module_name)
-        if module is None:
-            continue
+        module = importlib.import_module(module_name)
         for collection, pairs in module.INDEX_SOURCES.items():
             found[collection].extend(pairs)
     return found

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import psycopg
 
-from steward.core.modules import optional_import
+from steward.sync import outbox
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +24,6 @@ NO_ECHO_SOURCES = frozenset({"todoist"})
 def notify(conn: psycopg.Connection[Any], item: dict[str, Any], operation: Operation, source: str) -> bool:
     """Enqueue `operation` for `item` unless the change came from Todoist."""
     if source in NO_ECHO_SOURCES:
-        return False
-    outbox = optional_import("steward.sync.outbox")
-    if outbox is None:
-        log.debug("sync is not installed; %s of item %s not queued", operation, item["id"])
         return False
     outbox.enqueue(conn, client_id=item["client_id"], item_id=str(item["id"]), operation=operation)
     return True

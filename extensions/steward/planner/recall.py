@@ -18,8 +18,8 @@ import numpy as np
 import psycopg
 
 from steward.core.embeddings import EmbeddingError
-from steward.core.modules import optional_import
 from steward.core.runtime import runtime
+from steward.memory import service as memory
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +88,7 @@ def preferences(
 
 def _remembered_preferences(conn: psycopg.Connection, client_id: str, intent: str, limit: int) -> list[str]:
     """The memory service's recall, in a savepoint: a memory failure costs the preferences, not the plan."""
-    memory = optional_import("steward.memory.service")
-    if memory is None or limit < 1:
+    if limit < 1:
         return []
     try:
         with conn.transaction():
