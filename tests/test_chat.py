@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 from chat_helpers import Chat, button, link
 
 from steward.chat.render import parse_callback
-from steward.core.modules import optional_import
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -119,9 +118,8 @@ def test_capture_draft_yes_replay_and_a_second_yes(live_server, db, client_id):
     memory = db.execute("SELECT kind, metadata FROM memories WHERE client_id = %s", (client_id,)).fetchall()
     assert memory == [{"kind": "task", "metadata": {"item_id": str(task["id"]), "item_type": "task"}}]
 
-    if optional_import("steward.sync.outbox") is not None:
-        ops = db.execute("SELECT item_id, operation FROM todoist_outbox WHERE client_id = %s", (client_id,)).fetchall()
-        assert {(o["item_id"], o["operation"]) for o in ops} == {(project["id"], "create"), (task["id"], "create")}
+    ops = db.execute("SELECT item_id, operation FROM todoist_outbox WHERE client_id = %s", (client_id,)).fetchall()
+    assert {(o["item_id"], o["operation"]) for o in ops} == {(project["id"], "create"), (task["id"], "create")}
 
     twice = chat.press(reply, "yes")
     assert twice["meta"]["outcome"] == "already_decided" and "/undo" in twice["reply_text"]

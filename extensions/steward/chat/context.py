@@ -1,8 +1,8 @@
 """What the planner and the critic are shown about the user: similar items, people, projects, facts.
 
 Items come from Postgres (full-text over titles); facts from the memory service's recall. Recall is
-an input, never a reason to fail: it runs in a savepoint and a failure (embedder down, memory not
-installed) costs the context, not the capture.
+an input, never a reason to fail: it runs in a savepoint and a failure (embedder down, memory
+error) costs the context, not the capture.
 """
 
 from __future__ import annotations

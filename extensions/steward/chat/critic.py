@@ -110,19 +110,19 @@ def _duplicates(conn: psycopg.Connection[Any], rt, client_id: str, plan: ActionP
                     )
                 )
             if kind in MEMORY_KIND:
-                for hit in _memory_duplicates(conn, rt, memory, client_id, action.item.title, [MEMORY_KIND[kind]]):
+                for hit in _memory_duplicates(conn, rt, client_id, action.item.title, [MEMORY_KIND[kind]]):
                     item_id = str(hit.metadata.get("item_id", ""))
                     if item_id and item_id not in seen and _live(conn, client_id, item_id):
                         seen.add(item_id)
                         flags.append(Flag("duplicate", f"close to “{hit.text}”, which you already have", index))
         if action.type == "remember" and action.text and action.fact is None:
-            for hit in _memory_duplicates(conn, rt, memory, client_id, action.text, ["note", "fact"]):
+            for hit in _memory_duplicates(conn, rt, client_id, action.text, ["note", "fact"]):
                 flags.append(Flag("duplicate", f"you told me this already: “{hit.text}”", index))
                 break
     return flags
 
 
-def _memory_duplicates(conn, rt, memory, client_id: str, text: str, kinds: list[str]) -> list[Any]:
+def _memory_duplicates(conn, rt, client_id: str, text: str, kinds: list[str]) -> list[Any]:
     try:
         with conn.transaction():
             return memory.find_duplicates(conn, rt, client_id, text, kinds=kinds, min_score=0.9, k=3)

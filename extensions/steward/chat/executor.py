@@ -202,20 +202,23 @@ def _remember(run: _Run, index: int, action: Action) -> None:
             subject=action.fact.subject,
             predicate=action.fact.predicate,
             object=action.fact.object,
+            valid_from=None,
+            single_valued=None,
             provenance=provenance,
         )
-        out = facts.assert_fact(run.conn, run.rt, fact)
+        asserted = facts.assert_fact(run.conn, run.rt, fact)
+        known = asserted.fact
         run.applied.append(
             {
                 "type": "remember",
-                "fact_id": str(out.fact.id),
-                "memory_id": str(out.fact.memory_id),
-                "unchanged": out.unchanged,
-                "superseded": [str(s) for s in out.superseded],
+                "fact_id": str(known.id),
+                "memory_id": str(known.memory_id),
+                "unchanged": asserted.unchanged,
+                "superseded": [str(s) for s in asserted.superseded],
             }
         )
-        run.lines.append(f"Remembered: {out.fact.subject} {out.fact.predicate.replace('_', ' ')} {out.fact.object}")
-        run.event(index, "remember", fact_id=str(out.fact.id), subject=out.fact.subject)
+        run.lines.append(f"Remembered: {known.subject} {known.predicate.replace('_', ' ')} {known.object}")
+        run.event(index, "remember", fact_id=str(known.id), subject=known.subject)
         return
     out = memory.remember(
         run.conn, run.rt, client_id=run.client_id, text=(action.text or "").strip(), kind="note", provenance=provenance

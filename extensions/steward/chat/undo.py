@@ -74,6 +74,8 @@ def _revert_fact(conn: psycopg.Connection[Any], rt, client_id: str, entry: dict[
                 subject=fact["subject"],
                 predicate=fact["predicate"],
                 object=fact["object"],
+                valid_from=None,
+                single_valued=None,
                 provenance={"source": SOURCE, "restored_by_undo": True},
             ),
         )

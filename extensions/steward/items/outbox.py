@@ -2,20 +2,16 @@
 
 A change that came *from* Todoist is never sent back (no echo). Which item types Todoist mirrors
 (tasks, and projects) is sync's decision, made in `enqueue`. The outbox row is written in the
-caller's transaction, so an item change and its sync intent commit or roll back together. Without
-the sync package there is no outbox.
+caller's transaction, so an item change and its sync intent commit or roll back together.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Literal
 
 import psycopg
 
 from steward.sync import outbox
-
-log = logging.getLogger(__name__)
 
 Operation = Literal["create", "update", "complete", "reopen", "delete"]
 NO_ECHO_SOURCES = frozenset({"todoist"})
