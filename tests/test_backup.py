@@ -26,11 +26,11 @@ import pytest
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from conftest import create_database, drop_database
 from fakes.openai_server import FakeOpenAI
 from steward.core import auth, migrations, prompts
 from steward.ops import archive, backup, crypto, pgtools
 from steward.ops.restore import RestoreError, restore
+from support import create_database, drop_database
 
 STEWARD = [sys.executable, "-m", "steward.cli"]
 

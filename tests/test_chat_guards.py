@@ -12,10 +12,10 @@ import pytest
 from chat_helpers import Chat, link
 from werkzeug.serving import make_server
 
-from conftest import Api, make_settings
 from steward.app import create_app
 from steward.chat import policy, questions
 from steward.chat.actions import Action, ActionPlan, ItemFields
+from support import Api, make_settings
 
 DATA = ("items", "item_links", "chat_drafts", "chat_updates", "chat_links", "events", "facts")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import create_database, drop_database
+from support import create_database, drop_database
 
 STEWARD = [sys.executable, "-m", "steward.cli"]
 REPO = Path(__file__).resolve().parents[1]

@@ -30,8 +30,8 @@ import pytest
 import requests
 import yaml
 
-from conftest import create_database, drop_database
 from fakes.openai_server import FakeOpenAI
+from support import create_database, drop_database
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE = REPO / "compose"

@@ -26,9 +26,9 @@ from pathlib import Path
 import psycopg
 import requests
 
-from conftest import create_database, drop_database
 from fakes.openai_server import FakeOpenAI
 from steward.core import auth, migrations
+from support import create_database, drop_database
 
 KILLS = 4
 WRITERS = 4

@@ -1,7 +1,7 @@
 """Health, readiness per dependency, Prometheus metrics and the OpenAPI document."""
 
-from conftest import create_database, drop_database, make_settings
 from steward.app import create_app
+from support import create_database, drop_database, make_settings
 
 
 def test_live_is_open_and_ok(live_server):

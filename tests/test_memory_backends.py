@@ -12,13 +12,13 @@ import pytest
 from psycopg_pool import ConnectionPool
 from werkzeug.serving import make_server
 
-from conftest import Api, make_settings
 from steward.app import create_app
 from steward.core import db as core_db
 from steward.core.cache import RedisCache, open_cache
 from steward.core.reindex import rebuild
 from steward.core.runtime import Runtime
 from steward.core.vectors import COLLECTIONS, VectorFilter
+from support import Api, make_settings
 
 M = "/api/v1/memory"
 REDIS_URL = "redis://127.0.0.1:6379/14"

@@ -5,9 +5,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from conftest import create_database, drop_database
 from steward.core import migrations
 from steward.core.schema_dump import dump_schema
+from support import create_database, drop_database
 
 SCHEMA_TXT = Path(__file__).resolve().parents[1] / "sql" / "schema.txt"
 

@@ -14,10 +14,10 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from conftest import Api, Keys, make_settings
 from fakes.llm_data import llm_settings
 from fakes.openai_server import FakeOpenAI
 from steward.app import create_app
+from support import Api, Keys, make_settings
 
 
 @dataclass
