@@ -247,7 +247,7 @@ def test_every_bind_mount_source_exists(compose):
 def _cli_group():
     from steward import cli as steward_cli
 
-    steward_cli._register_optional_groups()
+    steward_cli._register_command_groups()
     return steward_cli.cli
 
 

@@ -140,7 +140,7 @@ def _steward_invocations() -> list[tuple[str, list[str]]]:
 def test_every_steward_command_exists_with_its_options():
     from steward import cli as steward_cli
 
-    steward_cli._register_optional_groups()
+    steward_cli._register_command_groups()
     checked = 0
     for name, tokens in _steward_invocations():
         node: click.Command = steward_cli.cli
