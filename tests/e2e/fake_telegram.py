@@ -14,9 +14,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
+
+from fakes.base import LocalFakeServer
 
 ROUTE = re.compile(r"^/bot(?P<token>[^/]+)/(?P<method>[A-Za-z]+)$")
 BOT = {"id": 7000001, "is_bot": True, "first_name": "Steward", "username": "steward_test_bot"}
@@ -28,27 +30,12 @@ class Call:
     params: dict[str, Any]
 
 
-class FakeTelegram:
+class FakeTelegram(LocalFakeServer):
     def __init__(self, token: str = "123456:TEST-token-for-the-fake-bot-api") -> None:
         self.token = token
         self.calls: list[Call] = []
         self._ids = itertools.count(100)
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() first"
-        return f"http://127.0.0.1:{self._server.server_port}"
-
-    def start(self) -> FakeTelegram:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
 
     def wait_for(
         self, method: str, match: Callable[[dict[str, Any]], bool] = lambda p: True, timeout: float = 30

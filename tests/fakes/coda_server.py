@@ -25,9 +25,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from fakes.base import LocalFakeServer
 
 ROWS = re.compile(r"^/docs/(?P<doc>[^/]+)/tables/(?P<table>[^/]+)/rows(?:/(?P<row>[^/]+))?$")
 MUTATION = re.compile(r"^/mutationStatus/(?P<id>[^/]+)$")
@@ -67,7 +69,7 @@ class Request:
     at: float = field(default_factory=time.monotonic)
 
 
-class FakeCoda:
+class FakeCoda(LocalFakeServer):
     def __init__(self, token: str = "fake-coda-api-token", doc_id: str = "doc-steward", page_size: int = 100) -> None:
         self.token = token
         self.doc_id = doc_id
@@ -77,22 +79,6 @@ class FakeCoda:
         self.mutations: dict[str, bool] = {}
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-
-    # ---- lifecycle ---------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() first"
-        return f"http://127.0.0.1:{self._server.server_port}"
-
-    def start(self) -> FakeCoda:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
 
     def reset(self) -> None:
         with self._lock:

@@ -28,9 +28,11 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from fakes.base import LocalFakeServer
 
 # Top-level fields of the Event and FreeBusyRequest schemas (calendar.v3.json).
 EVENT_FIELDS = {
@@ -173,7 +175,7 @@ def _bound(when: Any, name: str) -> datetime:
     raise ApiFailure(400, "required", f"Missing {name} time.")
 
 
-class FakeGoogleCalendar:
+class FakeGoogleCalendar(LocalFakeServer):
     def __init__(self, token: str = "fake-google-access-token", page_size: int = 250) -> None:
         self.token = token
         self.page_size = page_size
@@ -184,22 +186,6 @@ class FakeGoogleCalendar:
         self._clock = itertools.count(1)
         self._oldest_sync = 0  # tokens below this version answer 410
         self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-
-    # ---- lifecycle ---------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() first"
-        return f"http://127.0.0.1:{self._server.server_port}"
-
-    def start(self) -> FakeGoogleCalendar:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
 
     def reset(self) -> None:
         with self._lock:
