@@ -4,13 +4,18 @@ a refused sync token, and bad input."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from urllib.parse import parse_qsl
 
 import pytest
+import requests
 
 from fakes.todoist_loop import SYNC, TodoistLoop
-from fakes.todoist_server import FakeTodoist
+from fakes.todoist_server import TOKEN, FakeTodoist
 from steward.items import store as items
+
+FORM = "application/x-www-form-urlencoded"
 
 CLIENT = "acme"
 
@@ -310,6 +315,65 @@ def test_reconcile_reports_and_repairs_drift(db, loop, fake):
     again = loop.reconcile()
     assert again["drift"] == 0
     assert loop.status()["drift"] == 0
+
+
+def test_a_missed_daily_reconciliation_is_asked_for_by_the_next_pull(db, loop, fake):
+    make(db, "Water the plants")
+    loop.sync()
+    loop.reconcile()
+    assert [f["action"] for f in loop.pull()[-1]["follow_up"]] == []
+
+    db.execute("UPDATE todoist_reconciliations SET created_at = now() - interval '2 days'")  # 03:30 was missed
+    answers = loop.pull()
+
+    assert [f["action"] for f in answers[0]["follow_up"]] == ["reconcile"]
+    assert answers[0]["reconciled"]["drift"] == 0  # the workflow reconciles in the same run
+    assert [f["action"] for f in loop.pull()[-1]["follow_up"]] == []
+
+
+def test_sync_requests_are_form_encoded_as_todoist_documents(api, db):
+    make(db, "Call Anna")
+    state = api.get(f"{SYNC}/state", params={"client_id": CLIENT}).json()
+    leased = api.get(f"{SYNC}/outbox", params={"client_id": CLIENT}).json()
+
+    for spec in (state["request"], state["reconcile"]["full_sync"], leased["batch"]["request"]):
+        assert spec["method"] == "POST" and spec["path"] == "/api/v1/sync" and spec["content_type"] == FORM
+        wire = dict(parse_qsl(spec["encoded"], strict_parsing=True))
+        decoded = {k: v if k == "sync_token" else json.loads(v) for k, v in wire.items()}
+        assert decoded == spec["body"]  # lists travel as JSON-encoded strings
+    assert state["reconcile"]["full_sync"]["body"]["resource_types"] == ["items", "projects", "user"]
+    completed = state["reconcile"]["completed"]
+    assert completed["path"] == "/api/v1/tasks/completed/by_completion_date"
+    window = completed["query"]
+    assert set(window) == {"since", "until", "limit"} and window["since"] < window["until"]
+
+
+def _post_sync(fake, headers: dict | None = None, **kwargs):
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    return requests.post(f"{fake.base_url}/api/v1/sync", headers={**auth, **(headers or {})}, timeout=10, **kwargs)
+
+
+def test_the_fake_reads_the_sync_body_only_in_the_documented_forms(fake):
+    form = _post_sync(fake, data={"sync_token": "*", "resource_types": '["projects"]'})
+    sdk = _post_sync(fake, json={"sync_token": "*", "resource_types": ["projects"]})  # Doist's TypeScript SDK
+    assert form.status_code == sdk.status_code == 200
+    assert [p["name"] for p in form.json()["projects"]] == ["Inbox"] == [p["name"] for p in sdk.json()["projects"]]
+
+    refused = [
+        _post_sync(fake, json={"sync_token": "*", "resource_types": '["projects"]'}),  # a string inside JSON
+        _post_sync(fake, data={"sync_token": "*", "resource_types": "projects"}),  # not JSON-encoded
+        _post_sync(fake, data={"commands": '{"type": "item_add"}'}),  # not an array
+        _post_sync(fake, data="sync_token=*", headers={"Content-Type": "text/plain"}),
+    ]
+    assert [r.status_code for r in refused] == [400] * 4
+    assert all(r.json()["error_tag"] == "INVALID_ARGUMENT_VALUE" for r in refused)
+
+
+def test_the_fake_recurs_on_the_due_strings_todoist_recognises(fake):
+    for text in ("every monday", "ev 3 days", "every! week", "daily", "Every other Friday"):
+        assert fake.phone_add("Recurring", due={"string": text, "date": "2026-12-07"})["due"]["is_recurring"], text
+    for text in ("tomorrow", "next monday", "everyone's birthday"):
+        assert not fake.phone_add("Once", due={"string": text, "date": "2026-12-07"})["due"]["is_recurring"], text
 
 
 @pytest.mark.parametrize(

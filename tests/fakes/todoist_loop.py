@@ -7,12 +7,15 @@ the fake Todoist, and passes answers through unchanged:
     push_each  the same, one Sync request and one /ack per operation
     pull       GET /state -> POST state.request to Todoist -> POST /pull (since_token added);
                follows follow_up "pull" (after a refused token) at most twice, and "reconcile"
-    reconcile  full sync ('*') + tasks/completed/by_completion_date pages -> POST /reconcile
+    reconcile  GET /state -> POST state.reconcile.full_sync + GET state.reconcile.completed pages
+               -> POST /reconcile (the workflow's daily branch; it pushes what was queued after)
+
+Requests to Todoist go out as Steward describes them: a Sync request's `encoded` body with its
+`content_type` (form-encoded, as Todoist documents), a GET's `query` added to the path.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -33,7 +36,10 @@ class TodoistLoop:
         """Send a request Steward described; returns (status, JSON body or None, headers)."""
         url = self.fake.base_url + spec["path"]
         if spec["method"] == "GET":
-            resp = self.http.get(url, timeout=30)
+            resp = self.http.get(url, params=spec.get("query"), timeout=30)
+        elif spec.get("encoded") is not None:
+            headers = {"Content-Type": spec["content_type"]}
+            resp = self.http.post(url, data=spec["encoded"].encode(), headers=headers, timeout=30)
         else:
             resp = self.http.post(url, json=spec.get("body"), timeout=30)
         try:
@@ -104,7 +110,7 @@ class TodoistLoop:
             else:
                 body = {"client_id": self.client_id, "since_token": state["sync_token"], **(payload or {})}
                 if completed:
-                    body["completed"] = {"items": self.completed_tasks()}
+                    body["completed"] = {"items": self.completed_tasks(state["reconcile"]["completed"])}
             resp = self.api.post(f"{SYNC}/pull", json=body)
             assert resp.status_code == 200, resp.text
             answer = resp.json()
@@ -116,16 +122,12 @@ class TodoistLoop:
                 return answers
         raise AssertionError("pull kept asking for another pull")
 
-    def completed_tasks(self, days: int = 30) -> list[dict[str, Any]]:
-        now = datetime.now(UTC)
-        since = (now - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        until = (now + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    def completed_tasks(self, spec: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every page of the completed-tasks request Steward described, following next_cursor."""
         rows, cursor = [], None
         while True:
-            query = f"?since={since}&until={until}&limit=200" + (f"&cursor={cursor}" if cursor else "")
-            status, page, _ = self.todoist(
-                {"method": "GET", "path": "/api/v1/tasks/completed/by_completion_date" + query}
-            )
+            query = {**spec["query"], **({"cursor": cursor} if cursor else {})}
+            status, page, _ = self.todoist({**spec, "query": query})
             assert status == 200, page
             rows += page["items"]
             cursor = page["next_cursor"]
@@ -134,15 +136,10 @@ class TodoistLoop:
 
     # ---- reconcile -----------------------------------------------------------------------
     def reconcile(self) -> dict[str, Any]:
-        status, full, _ = self.todoist(
-            {
-                "method": "POST",
-                "path": "/api/v1/sync",
-                "body": {"sync_token": "*", "resource_types": ["items", "projects", "user"]},
-            }
-        )
+        wanted = self.api.get(f"{SYNC}/state", params={"client_id": self.client_id}).json()["reconcile"]
+        status, full, _ = self.todoist(wanted["full_sync"])
         assert status == 200, full
-        body = {"client_id": self.client_id, **full, "completed": {"items": self.completed_tasks()}}
+        body = {"client_id": self.client_id, **full, "completed": {"items": self.completed_tasks(wanted["completed"])}}
         resp = self.api.post(f"{SYNC}/reconcile", json=body)
         assert resp.status_code == 200, resp.text
         return resp.json()

@@ -5,23 +5,30 @@ It speaks the endpoints Steward's todoist-sync workflow uses, in the shapes of t
 
     POST /api/v1/sync                  sync_token ('*' = full), resource_types, commands[{type, uuid,
                                        temp_id, args}] -> sync_status, temp_id_mapping, items,
-                                       projects, labels, user; JSON or form-encoded body
+                                       projects, labels, user; body application/x-www-form-urlencoded
+                                       with resource_types and commands as JSON-encoded strings (the
+                                       documented form), or application/json with them as arrays
+                                       (what Doist's own TypeScript SDK sends); anything else is a 400
     GET|POST /api/v1/tasks             list (cursor pages) | create (X-Request-Id de-duplicates)
     GET|POST|DELETE /api/v1/tasks/{id} read | update | delete;  POST .../close, .../reopen
     GET /api/v1/tasks/completed/by_completion_date?since=&until=   {items, next_cursor}
     GET|POST /api/v1/projects, GET|POST|DELETE /api/v1/projects/{id}, GET|POST /api/v1/labels
 
 Behaviour worth knowing, as Todoist documents it: a command uuid runs at most once (a replay gets
-the first answer again, temp_id mapping included); closing a recurring task moves its due date to
-the next occurrence instead of completing it; a full sync lists only active, undeleted objects and
-an incremental one everything changed since the token, deletions and completions included; a
-token from before `invalidate_tokens()` is refused with 410. Scripting for tests:
+the first answer again, temp_id mapping included); a due string such as "every monday", "ev 3 days",
+"every! week" or "daily" makes the task recurring (due.is_recurring), and closing a recurring task
+moves its due date to the next occurrence instead of completing it (it never shows in
+tasks/completed); a full sync lists only active, undeleted objects and an incremental one
+everything changed since the token, deletions and completions included; a token from before
+`invalidate_tokens()` is refused with 410. Scripting for tests:
 
     fake = FakeTodoist().start()
     fake.fail(503, times=2, path="/api/v1/sync")   # the next two sync calls fail
     fake.reject(400, "INVALID_ARGUMENT_VALUE")     # the next command fails inside a 200 answer
     fake.phone_update(task_id, content="...")      # the user edits on their phone
-    fake.active_tasks(), fake.requests
+    fake.silently_update(task_id, priority=4)      # drift only a full sync can see
+    fake.active_tasks(), fake.stored_tasks(), fake.requests   # requests hold the fields decoded
+    fake.reset()                                    # an empty account (same server, tokens refused)
 """
 
 from __future__ import annotations
@@ -62,12 +69,16 @@ class Fail:
     retry_after: int | None = None
 
 
+_RECURRING = re.compile(r"^(every!?|ev!?)\s|^(daily|weekly|monthly|yearly|annually)\b")
+
+
 @dataclass
 class Recorded:
     method: str
     path: str
-    body: Any
+    body: Any  # the fields, decoded (a form's JSON-encoded commands as a list)
     headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = ""
 
 
 class CommandError(Exception):
@@ -88,6 +99,16 @@ class CommandError(Exception):
 class FakeTodoist:
     def __init__(self, timezone: str = "UTC") -> None:
         self.timezone = timezone
+        self._lock = threading.RLock()
+        self._server: Any = None
+        self.reset()
+
+    def reset(self) -> None:
+        """An empty account with a new Inbox; tokens issued before are refused (410)."""
+        with self._lock:
+            self._reset()
+
+    def _reset(self) -> None:
         self.tasks: dict[str, dict[str, Any]] = {}
         self.projects: dict[str, dict[str, Any]] = {}
         self.labels: dict[str, dict[str, Any]] = {}
@@ -101,8 +122,6 @@ class FakeTodoist:
         self._temp_ids: dict[str, str] = {}
         self._script: deque[Fail] = deque()
         self._rejections: deque[CommandError] = deque()
-        self._lock = threading.RLock()
-        self._server: Any = None
         self.inbox_id = self._add_project({"name": "Inbox"}, inbox=True)["id"]
 
     # ---- lifecycle -----------------------------------------------------------------------
@@ -146,6 +165,11 @@ class FakeTodoist:
         with self._lock:
             return [dict(t) for t in self.tasks.values() if not t["checked"] and not t["is_deleted"]]
 
+    def stored_tasks(self, content: str | None = None) -> list[dict[str, Any]]:
+        """Every task not deleted, open or completed; only those with this exact content if given."""
+        with self._lock:
+            return [dict(t) for t in self.tasks.values() if not t["is_deleted"] and content in (None, t["content"])]
+
     def count(self, path: str) -> int:
         with self._lock:
             return sum(1 for r in self.requests if r.path == path)
@@ -165,6 +189,13 @@ class FakeTodoist:
     def phone_delete(self, task_id: str) -> None:
         with self._lock:
             self._delete_task(task_id)
+
+    def silently_update(self, task_id: str, **fields: Any) -> dict[str, Any]:
+        """Change a task's stored fields without recording the change: incremental syncs never
+        report it, only a full sync shows it (drift, as after an update Todoist lost track of)."""
+        with self._lock:
+            self.tasks[task_id].update(fields)
+            return dict(self.tasks[task_id])
 
     # ---- state changes (lock held) -------------------------------------------------------
     def _touch(self, kind: str, obj: dict[str, Any]) -> None:
@@ -214,7 +245,7 @@ class FakeTodoist:
         if not isinstance(value, dict) or not (value.get("date") or value.get("string")):
             raise CommandError(400, "INVALID_ARGUMENT_VALUE", "Invalid argument value: due")
         text = value.get("string") or ""
-        recurring = text.lower().startswith("every")
+        recurring = bool(_RECURRING.match(text.strip().lower()))
         when = value.get("date") or (current or {}).get("date") or date.today().isoformat()
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d+)?Z?)?", when):
             raise CommandError(400, "INVALID_DATE_FORMAT", "Date format not recognized")
@@ -391,9 +422,11 @@ class FakeTodoist:
         return self._respond(request)(environ, start_response)
 
     def _respond(self, request: Request) -> Response:
-        body = _body(request)
+        body, problem = _body(request)
+        if problem is None and request.path == f"{API}/sync":
+            body, problem = _sync_params(body, request.mimetype)
         with self._lock:
-            self.requests.append(Recorded(request.method, request.path, body, dict(request.headers)))
+            self.requests.append(Recorded(request.method, request.path, body, dict(request.headers), request.mimetype))
             if request.headers.get("Authorization") != f"Bearer {TOKEN}":
                 return _json(401, {"error": "Unauthorized", "http_code": 401})
             step = next((f for f in self._script if f.path in (None, request.path)), None)
@@ -401,6 +434,8 @@ class FakeTodoist:
                 self._script.remove(step)
                 headers = {"Retry-After": str(step.retry_after)} if step.retry_after else {}
                 return _json(step.status, {"error": "Service unavailable", "http_code": step.status}, headers)
+            if problem is not None:
+                return _json(400, {"error": problem, "http_code": 400, "error_tag": "INVALID_ARGUMENT_VALUE"})
             try:
                 return self._route(request, body)
             except CommandError as exc:
@@ -461,18 +496,8 @@ class FakeTodoist:
         return _json(404, {"error": f"no route {method} {path}", "http_code": 404})
 
     def _sync(self, body: dict[str, Any]) -> Response:
-        try:
-            commands = _json_param(body.get("commands"), [])
-            resource_types = _json_param(body.get("resource_types"), [])
-        except ValueError:
-            return _json(
-                400,
-                {
-                    "error": "Invalid JSON in commands or resource_types",
-                    "http_code": 400,
-                    "error_tag": "INVALID_ARGUMENT_VALUE",
-                },
-            )
+        commands = body.get("commands") or []
+        resource_types = body.get("resource_types") or []
         token = body.get("sync_token")
         since = self._token_version(token) if token not in (None, "*") else 0
         if since is None:
@@ -560,7 +585,7 @@ def _next_occurrence(due: dict[str, Any]) -> str:
     elif "month" in text:
         month = when.month - 1 + n
         moved = when.replace(year=when.year + month // 12, month=month % 12 + 1)
-    elif "year" in text:
+    elif "year" in text or "annual" in text:
         moved = when.replace(year=when.year + n)
     else:
         moved = when + timedelta(days=n)
@@ -583,19 +608,43 @@ def _rest_task_args(body: dict[str, Any]) -> dict[str, Any]:
     return args
 
 
-def _body(request: Request) -> dict[str, Any]:
+FORM = "application/x-www-form-urlencoded"
+
+
+def _body(request: Request) -> tuple[dict[str, Any], str | None]:
+    """The request's fields, and why they cannot be read (None when they can)."""
+    raw = request.get_data(as_text=True)
+    if not raw:
+        return {}, None
     if request.mimetype == "application/json":
-        data = request.get_json(silent=True)
-        return data if isinstance(data, dict) else {}
-    if request.mimetype == "application/x-www-form-urlencoded":
-        return {k: v[-1] for k, v in parse_qs(request.get_data(as_text=True)).items()}
-    return {}
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return {}, "the body is not valid JSON"
+        return (data, None) if isinstance(data, dict) else ({}, "a JSON body must be an object")
+    if request.mimetype == FORM:
+        return {k: v[-1] for k, v in parse_qs(raw, keep_blank_values=True).items()}, None
+    return {}, f"unsupported Content-Type {request.mimetype or '(none)'}; send {FORM} or application/json"
 
 
-def _json_param(value: Any, default: Any) -> Any:
-    if value is None:
-        return default
-    return json.loads(value) if isinstance(value, str) else value
+def _sync_params(body: dict[str, Any], mimetype: str) -> tuple[dict[str, Any], str | None]:
+    """The Sync endpoint's list fields: JSON-encoded strings in a form (as documented), arrays in JSON."""
+    decoded = dict(body)
+    for name in ("commands", "resource_types"):
+        value = body.get(name)
+        if value is None:
+            continue
+        if mimetype == FORM:
+            try:
+                value = json.loads(value)
+            except ValueError:
+                return body, f"{name} must be a JSON-encoded array"
+        if not isinstance(value, list):
+            return body, f"{name} must be an array" + (" (JSON-encoded)" if mimetype == FORM else "")
+        if name == "commands" and not all(isinstance(c, dict) for c in value):
+            return body, "every command must be an object with type, uuid and args"
+        decoded[name] = value
+    return decoded, None
 
 
 def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:

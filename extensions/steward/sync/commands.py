@@ -13,13 +13,16 @@ derived from it), which Todoist runs at most once: a retry can never act twice. 
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from steward.sync import fields
 
 SYNC_PATH = "/api/v1/sync"
+FORM = "application/x-www-form-urlencoded"
 UNKNOWN = "?"  # a merge-base value Todoist is about to change on its own (a recurring task's next due)
 EDIT_FIELDS = ("content", "description", "priority", "labels", "due", "recurrence", "duration")
 
@@ -58,7 +61,15 @@ class NeedsProject:
 
 def request_for(commands: list[dict[str, Any]]) -> dict[str, Any]:
     """The exact HTTP request n8n sends (its Todoist credential adds the Authorization header)."""
-    return {"method": "POST", "path": SYNC_PATH, "content_type": "application/json", "body": {"commands": commands}}
+    return sync_request({"commands": commands})
+
+
+def sync_request(params: dict[str, Any]) -> dict[str, Any]:
+    """A POST to the Sync endpoint in the form Todoist documents: application/x-www-form-urlencoded,
+    with `commands` and `resource_types` as JSON-encoded strings. `body` shows the fields decoded;
+    `encoded` is the body exactly as it goes on the wire."""
+    wire = {k: v if isinstance(v, str) else json.dumps(v, separators=(",", ":")) for k, v in params.items()}
+    return {"method": "POST", "path": SYNC_PATH, "content_type": FORM, "body": params, "encoded": urlencode(wire)}
 
 
 def build(

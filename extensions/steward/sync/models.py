@@ -53,8 +53,16 @@ class OutboxQuery(StrictModel):
 class HttpRequestSpec(BaseModel):
     method: Literal["GET", "POST"]
     path: str = Field(description="Appended to https://api.todoist.com")
-    content_type: str = "application/json"
-    body: dict[str, Any] | None = None
+    query: dict[str, str] | None = Field(default=None, description="Query parameters to add to the path")
+    content_type: str = Field(
+        default="application/json",
+        description="The Sync endpoint takes application/x-www-form-urlencoded, as Todoist documents it",
+    )
+    body: dict[str, Any] | None = Field(default=None, description="The body's fields, decoded (for reading)")
+    encoded: str | None = Field(
+        default=None,
+        description="The body exactly as sent, encoded as content_type says (lists and objects as JSON)",
+    )
 
 
 class Command(BaseModel):
@@ -123,11 +131,24 @@ class AckBatchOut(BaseModel):
     results: list[AckOut]
 
 
+class ReconcileRequests(BaseModel):
+    """What the daily reconciliation reads from Todoist before POST /reconcile."""
+
+    full_sync: HttpRequestSpec = Field(
+        description="Every active task (sync_token '*'): its answer is /reconcile's body"
+    )
+    completed: HttpRequestSpec = Field(
+        description="Tasks completed in the last days, page by page (add `cursor` = the previous page's "
+        "next_cursor until it is null); every page's `items` go in /reconcile's `completed`"
+    )
+
+
 class StateOut(BaseModel):
     client_id: str
     sync_token: str
     full_sync: bool = Field(description="True when the next pull is a full sync (token '*')")
     request: HttpRequestSpec = Field(description="The Sync request to send; post its answer to /pull")
+    reconcile: ReconcileRequests
     timezone: str | None
     inbox_project_id: str | None
 

@@ -53,12 +53,7 @@ class Applied:
 
 def sync_request(token: str) -> dict[str, Any]:
     """The read request n8n sends to Todoist's Sync endpoint."""
-    return {
-        "method": "POST",
-        "path": commands.SYNC_PATH,
-        "content_type": "application/json",
-        "body": {"sync_token": token, "resource_types": RESOURCE_TYPES},
-    }
+    return commands.sync_request({"sync_token": token, "resource_types": RESOURCE_TYPES})
 
 
 def token_refused(http_status: int | None, error: Any) -> bool:

@@ -30,6 +30,7 @@ not as drift.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -37,11 +38,35 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from steward.items import store as items
-from steward.sync import fields, outbox, store
+from steward.sync import commands, fields, outbox, store
 from steward.sync.merge import Context, delete_local, import_task, match_unacknowledged, merge_task, project_ref
 from steward.sync.policy import POLICY
 
-__all__ = ["POLICY", "Report", "reconcile"]
+__all__ = ["POLICY", "Report", "reconcile", "requests"]
+
+RESOURCE_TYPES = ["items", "projects", "user"]
+COMPLETED_PATH = "/api/v1/tasks/completed/by_completion_date"
+COMPLETED_DAYS = 30  # mapped tasks completed before this window were applied by the pulls back then
+PAGE_SIZE = 200  # the most tasks/completed returns a page
+OVERDUE = timedelta(hours=36)  # the daily run was missed (n8n down at 03:30): a pull asks for one
+
+
+def requests(now: datetime) -> dict[str, Any]:
+    """The two reads a reconciliation needs: a full sync, and the recent completions (a full sync
+    lists active tasks only, so without them a completed task would look deleted)."""
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    return {
+        "full_sync": commands.sync_request({"sync_token": "*", "resource_types": RESOURCE_TYPES}),
+        "completed": {
+            "method": "GET",
+            "path": COMPLETED_PATH,
+            "query": {
+                "since": (now - timedelta(days=COMPLETED_DAYS)).strftime(stamp),
+                "until": (now + timedelta(days=1)).strftime(stamp),
+                "limit": str(PAGE_SIZE),
+            },
+        },
+    }
 
 
 @dataclass
@@ -60,6 +85,19 @@ class Report:
         self.drift += 1
         if record["action"] not in ("none", "reported"):
             self.repaired += 1
+
+
+def overdue(conn: psycopg.Connection, client_id: str) -> bool:
+    """True when the last reconciliation is older than OVERDUE (a schedule does not catch up)."""
+    row = (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            "SELECT now() - max(created_at) > %s AS late FROM todoist_reconciliations WHERE client_id = %s",
+            (OVERDUE, client_id),
+        )
+        .fetchone()
+    )
+    return bool(row and row["late"])
 
 
 def reconcile(
@@ -137,6 +175,7 @@ def reconcile(
         tid = str(task["id"])
         if tid in seen or task.get("is_deleted") or task.get("checked"):
             continue
+        seen.add(tid)  # a task listed twice (a malformed snapshot) is imported once, not twice
         if store.is_tombstoned(conn, ctx.client_id, "task", tid):
             continue
         matched = match_unacknowledged(conn, ctx, task)

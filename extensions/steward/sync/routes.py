@@ -2,11 +2,14 @@
 
 push   GET /outbox -> POST {batch.request} to Todoist -> POST /ack/batch (or /ack per operation)
 pull   GET /state  -> POST {request} to Todoist       -> POST /pull (follow_up says what next)
-check  Todoist full sync (+ completed tasks)          -> POST /reconcile
+check  GET /state  -> POST {reconcile.full_sync}, GET {reconcile.completed} pages -> POST /reconcile
+       (daily, or when a pull's follow_up says "reconcile"), then push what it queued
 watch  GET /status
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from flask import Blueprint
 
@@ -28,6 +31,7 @@ from steward.sync.models import (
     PullOut,
     ReconcileIn,
     ReconcileOut,
+    ReconcileRequests,
     RetryIn,
     RetryOut,
     StateOut,
@@ -85,6 +89,7 @@ def lease_outbox(query: OutboxQuery):
     scope="write",
     body=AckIn,
     response=AckOut,
+    responses={404: "operation_id names no outbox operation", 409: "The operation was never leased"},
     summary="Record Todoist's answer for one operation (acking twice is harmless)",
 )
 def ack_one(body: AckIn):
@@ -107,6 +112,7 @@ def ack_one(body: AckIn):
     scope="write",
     body=AckBatchIn,
     response=AckBatchOut,
+    responses={404: "An operation_id names no outbox operation", 409: "An operation was never leased"},
     summary="Record Todoist's answer to a batch request for every operation it carried",
 )
 def ack_batch(body: AckBatchIn):
@@ -143,6 +149,7 @@ def get_state(query: ClientQuery):
         sync_token=st["sync_token"],
         full_sync=st["sync_token"] == "*",
         request=HttpRequestSpec.model_validate(pull.sync_request(st["sync_token"])),
+        reconcile=ReconcileRequests.model_validate(reconcile.requests(datetime.now(UTC))),
         timezone=st["timezone"],
         inbox_project_id=st["inbox_project_id"],
     )
@@ -155,6 +162,7 @@ def get_state(query: ClientQuery):
     scope="write",
     body=PullIn,
     response=PullOut,
+    responses={409: "since_token is not the stored token: another pull ran first"},
     summary="Apply a Sync response to local items and store its token",
 )
 def apply_pull(body: PullIn):
@@ -204,6 +212,14 @@ def apply_pull(body: PullIn):
                 action="reconcile",
                 reason=f"{applied.missing} mapped open tasks are not in Todoist's full sync (completed or deleted "
                 "meanwhile): POST /reconcile with a full sync and the completed tasks",
+            )
+        )
+    elif reconcile.overdue(conn, body.client_id):
+        follow.append(
+            FollowUp(
+                action="reconcile",
+                reason="the last reconciliation is more than a day and a half old (the daily run was missed): "
+                "POST /reconcile with a full sync and the completed tasks",
             )
         )
     due = status.status(conn, body.client_id)
