@@ -7,7 +7,8 @@ so Steward's real `openai` client talks to it over HTTP. It is scriptable:
     fake.enqueue({"title": ...})            # next completion answers this JSON (a str is sent as is)
     fake.fail(429, retry_after=0.1)         # next completion: HTTP 429 with Retry-After
     fake.hang(5)                            # next completion sleeps 5 s (past the client's timeout)
-    fake.invalid_json()                     # next completion is not JSON
+    fake.invalid_json()                     # next completion's content is not JSON
+    fake.garbage("<html>", "text/html")     # next response: HTTP 200 whose body is this, not a completion
     fake.responder = lambda body: {...}     # answer when nothing is queued
     fake.json_schema = False                # refuse `response_format` json_schema with a 400, as some servers do
     fake.count(), fake.requests             # what arrived
@@ -51,6 +52,12 @@ class Hang:
 
 
 @dataclass
+class Garbage:
+    body: str
+    content_type: str
+
+
+@dataclass
 class Recorded:
     path: str
     body: dict[str, Any]
@@ -74,7 +81,7 @@ class FakeOpenAI:
         self.json_schema = True
         self.responder: Callable[[dict[str, Any]], Any] | None = None
         self.requests: list[Recorded] = []
-        self._script: deque[Answer | Fail | Hang] = deque()
+        self._script: deque[Answer | Fail | Hang | Garbage] = deque()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -126,6 +133,10 @@ class FakeOpenAI:
     def hang(self, seconds: float) -> None:
         with self._lock:
             self._script.append(Hang(seconds))
+
+    def garbage(self, body: str, content_type: str = "application/json", times: int = 1) -> None:
+        with self._lock:
+            self._script.extend(Garbage(body, content_type) for _ in range(times))
 
     def invalid_json(self, times: int = 1) -> None:
         with self._lock:
@@ -179,6 +190,8 @@ class FakeOpenAI:
         if isinstance(step, Hang):
             time.sleep(step.seconds)
             step = Answer("{}")
+        if isinstance(step, Garbage):
+            return _send_raw(handler, 200, step.body.encode(), step.content_type)
         if isinstance(step, Fail):
             headers = {"Retry-After": _seconds(step.retry_after)} if step.retry_after is not None else {}
             return _send(handler, step.status, {"error": {"message": step.message, "type": "server_error"}}, headers)
@@ -233,10 +246,19 @@ def _seconds(value: float) -> str:
 def _send(
     handler: BaseHTTPRequestHandler, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
 ) -> None:
-    data = json.dumps(payload).encode()
+    _send_raw(handler, status, json.dumps(payload).encode(), "application/json", headers)
+
+
+def _send_raw(
+    handler: BaseHTTPRequestHandler,
+    status: int,
+    data: bytes,
+    content_type: str,
+    headers: dict[str, str] | None = None,
+) -> None:
     try:
         handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Type", content_type)
         handler.send_header("Content-Length", str(len(data)))
         for key, value in (headers or {}).items():
             handler.send_header(key, value)

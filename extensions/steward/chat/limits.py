@@ -2,7 +2,8 @@
 
 The key is the Telegram chat id from the JSON body (one noisy chat cannot starve the others, and
 n8n calling from one address is not one client); messages and button presses share one budget.
-Counters live in Redis when REDIS_URL is set, so every worker shares them, else in process. A
+Counters live in Redis when REDIS_URL is set, so every worker shares them, else in process (and
+in process while Redis is down: each worker then counts alone, until Redis answers again). A
 limited request gets 429 with Retry-After and a friendly `reply_text` n8n can still send; nothing
 is written.
 """
@@ -19,6 +20,7 @@ from flask_limiter import Limiter
 
 LIMITED_ENDPOINTS = frozenset({"chat.message", "chat.confirm"})
 EXTENSION = "steward.chat.limiter"
+_REDIS_TIMEOUTS = {"socket_timeout": 0.25, "socket_connect_timeout": 0.25}  # floats, whatever the hint says
 
 
 def chat_key() -> str:
@@ -41,6 +43,11 @@ def _setup(state: BlueprintSetupState) -> None:
         chat_key,
         app=app,
         storage_uri=storage,
+        # Redis down: count in this process until it answers again (flask-limiter re-checks it), and
+        # never let the limiter's own failure fail a message; a hung Redis costs 0.25 s, not forever.
+        storage_options=cast(dict[str, str | int], _REDIS_TIMEOUTS) if settings.redis_url else {},
+        in_memory_fallback_enabled=True,
+        swallow_errors=True,
         strategy="moving-window",
         key_prefix="steward-chat",
         headers_enabled=False,

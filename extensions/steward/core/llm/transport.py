@@ -1,13 +1,16 @@
-"""One chat completion over the `openai` SDK, retried with tenacity on 429, 5xx and dropped connections.
+"""One chat completion over the `openai` SDK, retried with tenacity on 429, 5xx, dropped connections
+and malformed responses.
 
 The SDK's own retries are off so there is one policy, ours: a `Retry-After` (or `retry-after-ms`)
 from the provider is honoured up to `max_wait`; a longer one is not waited out but passed on to
 our caller. A timeout is not retried: a provider that hung once for the whole timeout will likely
-hang again, and the caller (n8n) has its own deadline.
+hang again, and the caller (n8n) has its own deadline. A 200 whose body is not a chat completion
+(truncated JSON, a proxy's HTML page) is retried like a 5xx, then answered with a 502.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -18,7 +21,8 @@ from typing import Any
 import openai
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from steward.core.llm.errors import LLMUnavailable
+from steward.core.errors import ApiError
+from steward.core.llm.errors import LLMBadOutput, LLMUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +39,13 @@ class Reply:
 class CallFailed(Exception):
     """The provider failed after the retries; `outcome` is 'timeout' or 'error'."""
 
-    def __init__(self, error: LLMUnavailable, outcome: str, attempts: int, latency_ms: int) -> None:
+    def __init__(self, error: ApiError, outcome: str, attempts: int, latency_ms: int) -> None:
         super().__init__(error.message)
         self.error, self.outcome, self.attempts, self.latency_ms = error, outcome, attempts, latency_ms
+
+
+class MalformedResponse(Exception):
+    """HTTP 200, but the body is not a chat completion (not JSON, or JSON of another shape)."""
 
 
 def retry_after(exc: BaseException) -> float | None:
@@ -72,7 +80,7 @@ class Transport:
         if isinstance(exc, (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError)):
             asked = retry_after(exc)
             return asked is None or asked <= self._max_wait
-        return False
+        return isinstance(exc, MalformedResponse)
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -82,14 +90,22 @@ class Transport:
         return min(self._max_wait, 0.25 * 2 ** (state.attempt_number - 1)) * (0.5 + random.random() / 2)
 
     def chat(self, **request: Any) -> Reply:
-        """One completion; raises `CallFailed` (wrapping a 503) or lets a 4xx `openai.APIStatusError` out."""
+        """One completion; raises `CallFailed` (wrapping a 503, or a 502 for a malformed body) or lets a 4xx
+        `openai.APIStatusError` out."""
         attempts = 0
         started = time.perf_counter()
 
         def attempt() -> Any:
             nonlocal attempts
             attempts += 1
-            return self._client.chat.completions.create(**request)
+            try:
+                completion = self._client.chat.completions.create(**request)
+            except json.JSONDecodeError as exc:  # the SDK parsing a 200 body
+                raise MalformedResponse(f"not JSON ({exc})") from None
+            if not isinstance(getattr(completion, "choices", None), list):
+                shown = completion if isinstance(completion, str) else "JSON without choices"
+                raise MalformedResponse(f"not a chat completion: {str(shown)[:80]!r}")
+            return completion
 
         retrying = Retrying(
             stop=stop_after_attempt(self._max_retries + 1),
@@ -119,6 +135,13 @@ class Transport:
                 headers={"Retry-After": str(max(1, round(asked))) if asked is not None else "5"},
             )
             raise CallFailed(error, "error", attempts, _ms(started)) from None
+        except MalformedResponse as exc:
+            bad = LLMBadOutput(
+                f"the LLM provider answered HTTP 200 with a body that is {exc} after {attempts} attempt(s); "
+                "check LLM_BASE_URL points at an OpenAI-compatible API (not a proxy's page), or retry later",
+                headers={"Retry-After": "5"},
+            )
+            raise CallFailed(bad, "error", attempts, _ms(started)) from None
         choice = completion.choices[0] if completion.choices else None
         content = (choice.message.content if choice and choice.message else None) or ""
         usage = completion.usage

@@ -15,6 +15,11 @@ Why it is built this way (measured by tests/test_vectors.py and scripts/bench_ve
 - Edge never optimizes by itself; the same thread runs `optimize()` once writes pause. HNSW is per
   client (m=0, payload_m=16 on the `is_tenant` client_id index): every search filters on one client.
   A client under full_scan_threshold (~6.6k 384-d vectors) is searched exactly, which is fastest.
+- A lost folder is an error, never a silent empty collection. `steward_collections.json` in the root
+  lists every collection ever created here; one whose folder is gone (deleted while Steward was
+  stopped) is refused at open, one deleted under a running Steward fails its next call, and one
+  dropped and not re-created fails `ping`. Each says to run `steward reindex`, which (dropping
+  first) may create it again. Callers degrade meanwhile: recall answers from full-text and says so.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from steward.core.vectors.base import (
 log = logging.getLogger(__name__)
 
 META_FILE = "steward_collection.json"
+CREATED_FILE = "steward_collections.json"  # in the root: every collection ever created here
 FLUSH_INTERVAL_S = 5.0
 OPTIMIZE_AFTER = 2_000
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -74,7 +80,7 @@ def edge_filter(where: VectorFilter) -> qe.Filter:
 
 
 @contextmanager
-def _errors(what: str) -> Iterator[None]:
+def _errors(what: str, hint: str = "") -> Iterator[None]:
     """Edge raises bare Exception/ValueError/TypeError; callers only need VectorStoreError."""
     try:
         yield
@@ -86,7 +92,7 @@ def _errors(what: str) -> Iterator[None]:
                 f"{what}: the folder is locked by another process. Qdrant Edge lets one process open it; "
                 "stop the other Steward process (or set QDRANT_URL to share a Qdrant server)"
             ) from exc
-        raise VectorStoreError(f"{what}: Qdrant Edge failed: {exc}") from exc
+        raise VectorStoreError(f"{what}: Qdrant Edge failed{hint}: {exc}") from exc
 
 
 class QdrantEdgeStore(VectorStore):
@@ -98,6 +104,7 @@ class QdrantEdgeStore(VectorStore):
         self._shards: dict[str, qe.EdgeShard] = {}
         self._dirty: set[str] = set()  # written since the last flush
         self._unoptimized: dict[str, int] = {}  # points written since the last optimize
+        self._dropped: set[str] = set()  # dropped by this store: ensure_collection may create them again
         self._lock = threading.Lock()  # the shard table: open, drop, close
         self._maintaining = threading.Lock()  # held while the background thread works on a shard
         self._stop = threading.Event()
@@ -114,8 +121,13 @@ class QdrantEdgeStore(VectorStore):
 
     def _open(self, name: str, folder: Path) -> qe.EdgeShard:
         built = (folder / "edge_config.json").exists()
+        if not built and name in self._created() and name not in self._dropped:
+            raise VectorStoreError(
+                f"collection {name!r} is missing: {folder} was created before but is gone from disk. Run "
+                "`steward reindex` (with Steward stopped) to rebuild it from Postgres"
+            )
         self._check_model(name, folder, built)
-        with _errors(f"opening {folder}"):
+        with _errors(f"opening {folder}", " (a damaged folder? stop Steward and run `steward reindex`)"):
             shard = (
                 qe.EdgeShard.load(str(folder)) if built else qe.EdgeShard.create(str(folder), _config(self.dimension))
             )
@@ -129,7 +141,21 @@ class QdrantEdgeStore(VectorStore):
                 raise
         # Points a previous process wrote but never indexed (e.g. `steward reindex` then exit).
         self._unoptimized[name] = info.points_count - info.indexed_vectors_count
+        self._dropped.discard(name)
+        self._record_created(name)
         return shard
+
+    def _created(self) -> set[str]:
+        try:
+            return set(json.loads((self.path / CREATED_FILE).read_text()))
+        except (OSError, ValueError):
+            return set()
+
+    def _record_created(self, name: str) -> None:
+        created = self._created()
+        if name not in created:
+            (self.path / "created.tmp").write_text(json.dumps(sorted(created | {name})))
+            os.replace(self.path / "created.tmp", self.path / CREATED_FILE)
 
     def _check_model(self, name: str, folder: Path, built: bool) -> None:
         """Compare with the model recorded in the folder, or record ours in a new one (before the shard)."""
@@ -153,6 +179,7 @@ class QdrantEdgeStore(VectorStore):
         folder = self._folder(name)
         with self._lock, self._maintaining:  # never delete files under a running optimize
             shard = self._shards.pop(name, None)
+            self._dropped.add(name)
             self._dirty.discard(name)
             self._unoptimized.pop(name, None)
             if shard is not None:
@@ -194,7 +221,7 @@ class QdrantEdgeStore(VectorStore):
     def ping(self) -> None:
         if self._stop.is_set():
             raise VectorStoreError("the vector store is closed")
-        for name in list(self._shards):
+        for name in sorted(set(self._shards) | self._dropped):
             self.count(name)
 
     def optimize(self) -> None:
@@ -219,8 +246,18 @@ class QdrantEdgeStore(VectorStore):
     def _shard(self, name: str) -> qe.EdgeShard:
         shard = self._shards.get(name)
         if shard is None:
-            state = "the vector store is closed" if self._stop.is_set() else "call ensure_collection first"
+            if self._stop.is_set():
+                state = "the vector store is closed"
+            elif name in self._dropped:
+                state = "it was dropped; run `steward reindex` to rebuild it from Postgres"
+            else:
+                state = "call ensure_collection first"
             raise VectorStoreError(f"collection {name!r} is not open: {state}")
+        if not (self.path / name / "edge_config.json").exists():  # one stat: cheap next to any Edge call
+            raise VectorStoreError(
+                f"collection {name!r}: its folder {self.path / name} was removed under the running process; "
+                "writes would be lost. Stop Steward and run `steward reindex` to rebuild it from Postgres"
+            )
         return shard
 
     def _written(self, collection: str, points: int) -> None:

@@ -74,6 +74,7 @@ class QdrantServerStore(VectorStore):
         self.vector = vector_name(model)
         self._owns_client = client is None
         self._client = client or QdrantClient(url=url, api_key=api_key, timeout=10)
+        self._ensured: set[str] = set()  # what ping expects to find: a dropped one is missing until re-created
 
     def ensure_collection(self, name: str) -> None:
         with _errors(f"creating collection {name}"):
@@ -94,6 +95,7 @@ class QdrantServerStore(VectorStore):
             for field, schema in _INDEXES.items():
                 if field not in (info.payload_schema or {}):
                     self._client.create_payload_index(name, field, field_schema=schema, wait=True)
+        self._ensured.add(name)
 
     def _check(self, name: str, vectors: Any) -> None:
         found = {key: p.size for key, p in vectors.items()} if isinstance(vectors, dict) else {"": vectors.size}
@@ -144,7 +146,13 @@ class QdrantServerStore(VectorStore):
 
     def ping(self) -> None:
         with _errors(f"reaching {self.url}"):
-            self._client.get_collections()
+            found = {c.name for c in self._client.get_collections().collections}
+        missing = sorted(self._ensured - found)
+        if missing:
+            raise VectorStoreError(
+                f"collection(s) {', '.join(missing)} missing on {self.url}; run `steward reindex` to rebuild "
+                "them from Postgres"
+            )
 
     def close(self) -> None:
         if self._owns_client:
