@@ -179,6 +179,39 @@ async function publish(base, keyFile, dirs) {
   if (hooks.length) console.error(`n8n: ${hooks.length} webhook(s) live`);
 }
 
+// Point the Telegram bot at telegram-chat's webhook (setWebhook), with TELEGRAM_WEBHOOK_SECRET as the
+// secret_token: Telegram then sends it as X-Telegram-Bot-Api-Secret-Token on every update, and the
+// webhook's Header Auth credential refuses any request without it (403). The secret is random per
+// deployment, unlike the one n8n's Telegram Trigger derives from the workflow and node ids, which are
+// in this repository. Without TELEGRAM_BOT_TOKEN there is no bot: nothing to register.
+async function telegramWebhook(webhookBase) {
+  const token = process.env.TELEGRAM_BOT_TOKEN;
+  if (!token) {
+    console.error('n8n: Telegram webhook not registered: TELEGRAM_BOT_TOKEN is unset');
+    return;
+  }
+  const secret = process.env.TELEGRAM_WEBHOOK_SECRET ?? '';
+  if (!/^[A-Za-z0-9_-]{16,256}$/.test(secret)) {
+    fail('TELEGRAM_WEBHOOK_SECRET must be 16-256 characters of A-Z, a-z, 0-9, _ and - (e.g. openssl rand -hex 32)');
+  }
+  const api = (process.env.TELEGRAM_API_BASE_URL || 'https://api.telegram.org').replace(/\/+$/, '');
+  const url = `${webhookBase.replace(/\/+$/, '')}/webhook/telegram/update`;
+  let answer;
+  try {
+    answer = await call(`${api}/bot${token}/setWebhook`, {
+      method: 'POST',
+      body: { url, secret_token: secret, allowed_updates: ['message', 'callback_query'] },
+    });
+  } catch (error) {
+    const why = error.cause?.code ?? error.cause?.errors?.[0]?.code ?? error.name; // never the URL: it holds the token
+    fail(`Telegram setWebhook could not be sent to ${api}: ${why}`);
+  }
+  if (answer.status !== 200 || answer.json?.ok !== true) {
+    fail(`Telegram refused setWebhook for ${url} (${answer.status}): ${answer.json?.description ?? answer.text.slice(0, 200)}`);
+  }
+  console.error(`n8n: Telegram webhook set to ${url} (secret token from TELEGRAM_WEBHOOK_SECRET)`);
+}
+
 const [command, ...args] = process.argv.slice(2);
 switch (command) {
   case 'credentials':
@@ -193,6 +226,9 @@ switch (command) {
   case 'publish':
     await publish(args[0], args[1], args.slice(2));
     break;
+  case 'telegram-webhook':
+    await telegramWebhook(args[0] ?? fail('usage: provision.mjs telegram-webhook <n8n webhook base URL>'));
+    break;
   default:
-    fail(`unknown command ${command}; use credentials|hash|api-key|publish`);
+    fail(`unknown command ${command}; use credentials|hash|api-key|publish|telegram-webhook`);
 }

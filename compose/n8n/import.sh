@@ -27,4 +27,8 @@ ids="$(node -e '
 for id in $ids; do
   n8n publish:workflow --id="$id"
 done
+# Telegram -> telegram-chat's webhook, with TELEGRAM_WEBHOOK_SECRET as its secret token (a no-op
+# without TELEGRAM_BOT_TOKEN; it needs N8N_HOST to be the public HTTPS name Telegram will call).
+node "$REPO/provision.mjs" telegram-webhook "$N8N_WEBHOOK_URL" \
+  || echo "n8n-import: WARNING: the Telegram webhook is not registered (see above); fix it and rerun n8n-import" >&2
 echo "n8n-import: done ($(echo "$ids" | wc -l) workflows published)"

@@ -11,6 +11,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from steward.core.config import Settings
+from steward.ops import gunicorn_conf
 
 
 class _StewardGunicorn(BaseApplication):
@@ -40,7 +41,7 @@ def run_gunicorn(settings: Settings, workers: int = 1, threads: int = 8) -> None
         "loglevel": settings.steward_log_level.lower(),
         "timeout": 120,
         "graceful_timeout": 20,
-        # Access logs carry no query strings: recall queries are the user's own words.
-        "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
+        # Access logs carry no query strings (recall queries are the user's own words) and no headers.
+        "access_log_format": gunicorn_conf.access_log_format,
     }
     _StewardGunicorn(settings, options).run()

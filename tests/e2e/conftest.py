@@ -48,6 +48,7 @@ class N8n:
     url: str
     api_key: str
     webhook_token: str
+    telegram_secret: str
     folder: Path
     env: dict[str, str]
     client_id: str = CLIENT_ID
@@ -146,6 +147,7 @@ def fake_todoist() -> Iterator[FakeTodoist]:
 def n8n(live_server, fake_telegram, fake_coda, fake_gcal, fake_todoist, tmp_path_factory) -> Iterator[N8n]:
     folder = tmp_path_factory.mktemp("n8n")
     webhook_token = secrets.token_urlsafe(24)
+    telegram_secret = secrets.token_urlsafe(24)
     env = {
         **os.environ,
         "N8N_USER_FOLDER": str(folder),
@@ -153,6 +155,7 @@ def n8n(live_server, fake_telegram, fake_coda, fake_gcal, fake_todoist, tmp_path
         "N8N_RUNNERS_BROKER_PORT": str(_free_port()),
         "N8N_EXTRA_WORKFLOWS": str(TEST_WORKFLOWS),
         "N8N_WEBHOOK_TOKEN": webhook_token,
+        "TELEGRAM_WEBHOOK_SECRET": telegram_secret,
         "STEWARD_BASE_URL": live_server.url,
         "STEWARD_API_KEY": live_server.keys.write,
         "STEWARD_CLIENT_ID": CLIENT_ID,
@@ -176,6 +179,7 @@ def n8n(live_server, fake_telegram, fake_coda, fake_gcal, fake_todoist, tmp_path
         url=started.stdout.strip().splitlines()[-1] if started.stdout.strip() else "",
         api_key=(folder / "api-key").read_text().strip() if (folder / "api-key").exists() else "",
         webhook_token=webhook_token,
+        telegram_secret=telegram_secret,
         folder=folder,
         env=env,
     )

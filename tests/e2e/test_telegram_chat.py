@@ -1,8 +1,9 @@
 """telegram-chat and todoist-sync: a Telegram message becomes a draft, its Yes button applies it, and
 todoist-sync pushes the new task to Todoist (on demand from telegram-chat) and pulls Todoist's changes.
 
-The test plays Telegram's part: n8n's Telegram Trigger registered its webhook with the fake Bot API
-(`setWebhook`, with a secret token), and updates are posted there as Telegram would.
+The test plays Telegram's part: provisioning registered telegram-chat's webhook with the fake Bot API
+(`setWebhook`, with TELEGRAM_WEBHOOK_SECRET as the secret token), and updates are posted there as
+Telegram would, with that secret in X-Telegram-Bot-Api-Secret-Token.
 """
 
 from __future__ import annotations
@@ -111,8 +112,19 @@ def test_a_message_becomes_a_draft_and_its_button_applies_it(n8n, api, linked_ch
         time.sleep(0.5)
 
 
+def test_the_webhook_is_registered_with_the_deployments_secret(n8n, fake_telegram):
+    registered = fake_telegram.wait_for("setWebhook", timeout=60).params
+    assert registered["url"] == f"{n8n.url}/webhook/telegram/update"
+    assert registered["secret_token"] == n8n.telegram_secret  # random per deployment, not derived from ids
+    assert registered["allowed_updates"] == ["message", "callback_query"]
+
+
 def test_a_forged_update_is_refused(n8n, fake_telegram):
+    before = n8n.last_execution_id("telegram-chat")
     assert _send(fake_telegram, _message("hello"), secret="not-the-secret").status_code == 403
+    url, _ = _webhook(fake_telegram)
+    assert requests.post(url, json={"update_id": next(_ids), **_message("hello")}, timeout=30).status_code == 403
+    assert n8n.last_execution_id("telegram-chat") == before
 
 
 def test_todoist_sync_pulls_what_changed_in_todoist(n8n, api, fake_todoist):

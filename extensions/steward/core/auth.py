@@ -3,7 +3,8 @@
 A key looks like `stw_<prefix>_<secret>`. Only its SHA-256 is stored (the secret has 256 bits of
 entropy, so a slow hash buys nothing); lookup is by prefix and the hash is compared in constant
 time. `admin` implies `write` implies `read`. The check runs before every request and denies by
-default: a route is open only when its endpoint is declared with `scope=None`.
+default: a route is open only when its endpoint is declared with `scope=None`. An address that
+keeps sending invalid keys gets 429 for a while, before its key is looked at (`throttle.py`).
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ from flask import Flask, current_app, g, request
 
 from steward.core.api import spec_of
 from steward.core.errors import ApiError
+from steward.core.throttle import AuthThrottle
 
 SCOPE_RANK = {"read": 1, "write": 2, "admin": 3}
 PUBLIC_ENDPOINTS = {"static"}
+THROTTLE = "steward.auth_throttle"
+_NO_KEY = "0" * 64  # what an absent key is compared against
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,9 @@ def lookup(conn: psycopg.Connection, plaintext: str) -> ApiKey | None:
         "SELECT id, name, key_hash, scopes FROM api_keys WHERE prefix = %s AND revoked_at IS NULL",
         (parts[1],),
     ).fetchone()
-    if row is None or not hmac.compare_digest(row["key_hash"], _hash(plaintext)):
+    # Compared even when no row matched, so the time taken does not depend on the prefix existing.
+    matches = hmac.compare_digest(row["key_hash"] if row else _NO_KEY, _hash(plaintext))
+    if row is None or not matches:
         return None
     return ApiKey(id=str(row["id"]), name=row["name"], scopes=tuple(row["scopes"]))
 
@@ -117,6 +123,16 @@ def authenticate() -> None:
     needed = required_scope()
     if needed is None:
         return
+    throttle: AuthThrottle = current_app.extensions[THROTTLE]
+    address = request.remote_addr or "unknown"
+    wait = throttle.blocked_for(address)
+    if wait:
+        raise ApiError(
+            f"too many invalid API keys from this address; retry in {wait} s with a valid key",
+            status=429,
+            code="rate_limited",
+            headers={"Retry-After": str(wait)},
+        )
     presented = _presented_key()
     if not presented:
         raise ApiError(
@@ -129,6 +145,7 @@ def authenticate() -> None:
 
     key = lookup(get_db(), presented)
     if key is None:
+        throttle.failed(address)
         raise ApiError(
             "invalid or revoked API key", status=401, code="unauthorized", headers={"WWW-Authenticate": "Bearer"}
         )
@@ -142,4 +159,7 @@ def authenticate() -> None:
 
 
 def init_app(app: Flask) -> None:
+    settings = app.config["STEWARD_SETTINGS"]
+    redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+    app.extensions[THROTTLE] = AuthThrottle(settings.steward_auth_fail_limit, redis_url)
     app.before_request(authenticate)

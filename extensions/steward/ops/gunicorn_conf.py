@@ -39,6 +39,6 @@ def post_fork(server: Any, worker: Any) -> None:
 
     app, runtime = _runtime(server)
     closed = runtime.pool  # closed by the master in when_ready; same URL and size, fresh sockets
-    pool = db.open_pool(closed.conninfo, closed.max_size)
+    pool = db.open_pool(closed.conninfo, closed.max_size, closed.timeout)
     runtime.pool = pool
     app.extensions["steward.pool"] = pool
