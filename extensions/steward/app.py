@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Flask, Response
 
-from steward.core import auth, db, metrics, processing
+from steward.core import auth, body, db, metrics, processing
 from steward.core.cache import open_cache
 from steward.core.config import Settings, load_settings
 from steward.core.errors import register_error_handlers
@@ -69,12 +69,13 @@ def create_app(
         app.config.update(test_config)
 
     if runtime is None:
-        pool = db.open_pool(database_url(settings), settings.database_pool_size)
+        pool = db.open_pool(database_url(settings), settings.database_pool_size, settings.database_pool_timeout_seconds)
         redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
         runtime = Runtime(settings=settings, pool=pool, cache=open_cache(redis_url))
     app.extensions["steward"] = runtime
     metrics.init_app(app)  # before auth, so rejected requests are timed too
     auth.init_app(app)
+    body.init_app(app)  # after auth: only a key holder's streamed body is read
     processing.init_app(app)  # after auth: mode validated at the edge, held per request
     register_error_handlers(app)
 

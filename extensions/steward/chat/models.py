@@ -12,14 +12,36 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    Strict,
+    StrictBool,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from steward.core.api import StrictModel
 from steward.core.processing import ProcessingIn
 from steward.core.types import ClientId
 
-TelegramId = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+# Strict: a JSON number, as Telegram sends it; `false` or "12" is a caller bug, not an id.
+TelegramId = Annotated[int, Strict(), Field(ge=-(2**63), le=2**63 - 1)]
 MAX_TEXT = 100_000
+MAX_UNIX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second a datetime holds
+SentAt = Annotated[
+    datetime,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": MAX_UNIX_SECONDS},
+                {"type": "string", "format": "date-time"},
+            ]
+        }
+    ),
+]
 
 
 class MessageIn(StrictModel):
@@ -27,15 +49,19 @@ class MessageIn(StrictModel):
 
     chat_id: TelegramId
     user_id: TelegramId | None = Field(default=None, description="The sender's Telegram user id")
-    message_id: int = Field(ge=0, le=2**63 - 1, description="Telegram's message id; a redelivery repeats it")
+    message_id: int = Field(
+        ge=0, le=2**63 - 1, strict=True, description="Telegram's message id; a redelivery repeats it"
+    )
     text: str = Field(default="", max_length=MAX_TEXT, description="The message text; empty for photos, stickers...")
-    date: datetime | None = Field(default=None, description="Sent at: Unix seconds (Telegram's `date`) or ISO 8601")
+    date: SentAt | None = Field(default=None, description="Sent at: Unix seconds (Telegram's `date`) or ISO 8601")
     processing: ProcessingIn | None = None
 
     @field_validator("date", mode="before")
     @classmethod
     def _unix_seconds(cls, value: object) -> object:
         if isinstance(value, int | float) and not isinstance(value, bool):
+            if not 0 <= value <= MAX_UNIX_SECONDS:  # also refuses NaN
+                raise ValueError(f"Unix seconds must be between 0 and {MAX_UNIX_SECONDS}")
             return datetime.fromtimestamp(value, UTC)
         return value
 
@@ -128,7 +154,7 @@ class LinkCodeOut(BaseModel):
 class ChatUserPatch(StrictModel):
     timezone: Timezone | None = None
     date_order: Literal["DMY", "MDY"] | None = None
-    auto_apply: bool | None = None
+    auto_apply: StrictBool | None = None
 
     @model_validator(mode="after")
     def _something(self) -> ChatUserPatch:

@@ -43,6 +43,7 @@ SLOW_DOWN = "You're sending messages faster than I can keep up 🙂 Give me {sec
     scope="write",
     body=MessageIn,
     response=ChatReply,
+    responses={429: "This chat is over CHAT_RATE_LIMIT; the body also carries a reply_text to send"},
     summary="A Telegram message: capture, question, command or correction -> the reply to send",
 )
 def message(body: MessageIn):
@@ -57,6 +58,7 @@ def message(body: MessageIn):
     scope="write",
     body=ConfirmIn,
     response=ChatReply,
+    responses={429: "This chat is over CHAT_RATE_LIMIT; the body also carries a reply_text to send"},
     summary="Yes / Edit / No on a draft (button callback data or draft id) -> the reply to send",
 )
 def confirm(body: ConfirmIn):

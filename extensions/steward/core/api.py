@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args, get_origin
@@ -41,6 +42,11 @@ class EndpointSpec:
     idempotent: bool = False
     tags: list[str] = field(default_factory=list)
     content_type: str = "application/json"
+    # Statuses the view itself may answer besides `status` and what the plumbing adds (400 for bad
+    # input, 401/403/429 for keys, 404 for path ids, 409/422 for Idempotency-Key, 413, 503), each
+    # with why: an alternative success (same response model) or an error (the error envelope), or
+    # with why and the model its body follows.
+    responses: dict[int, str | tuple[str, type[BaseModel]]] = field(default_factory=dict)
 
 
 def spec_of(view: Callable[..., Any] | None) -> EndpointSpec | None:
@@ -57,7 +63,9 @@ def _query_dict(model: type[BaseModel]) -> dict[str, Any]:
         info = model.model_fields.get(key)
         annotation = info.annotation if info else None
         if annotation is not None and _is_list(annotation):
-            data[key] = [v.strip() for value in values for v in value.split(",") if v.strip()]
+            # An empty entry (`kinds=` or `a,,b`) is kept, so the model refuses it rather than it
+            # silently meaning "no filter".
+            data[key] = [v.strip() for value in values for v in value.split(",")]
         else:
             data[key] = values[-1]
     return data
@@ -82,21 +90,28 @@ def _parse_body(model: type[BaseModel]) -> BaseModel:
         raise ValidationFailed.field("body", "must be a JSON object")
     nul_at = _find_nul(payload, "")
     if nul_at is not None:
-        raise ValidationFailed.field(nul_at or "body", "contains a NUL (\\u0000) character, which cannot be stored")
+        raise ValidationFailed.field(
+            nul_at or "body",
+            "contains a NUL (\\u0000) or a lone surrogate (\\ud800-\\udfff) character, which cannot be stored",
+        )
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
         raise ValidationFailed.from_pydantic(exc) from None
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def _find_nul(value: Any, path: str) -> str | None:
-    """The path of the first string (key or value) holding a NUL character, which Postgres refuses."""
+    """The path of the first string (key or value) holding a NUL character, which Postgres refuses,
+    or a lone surrogate (JSON can escape one, `\\ud800`), which is not UTF-8 and cannot be stored."""
     if isinstance(value, str):
-        return path if "\x00" in value else None
+        return path if _UNSTORABLE.search(value) else None
     if isinstance(value, dict):
         for key, item in value.items():
             child = f"{path}.{key}" if path else str(key)
-            if "\x00" in str(key):
+            if _UNSTORABLE.search(str(key)):
                 return child
             found = _find_nul(item, child)
             if found is not None:
@@ -142,6 +157,7 @@ def endpoint(
     status: int = 200,
     idempotent: bool | None = None,
     content_type: str = "application/json",
+    responses: dict[int, str | tuple[str, type[BaseModel]]] | None = None,
 ):
     """Register a view on `bp`; the view receives `body=` and/or `query=` as validated models.
 
@@ -159,6 +175,7 @@ def endpoint(
         idempotent=writes if idempotent is None else idempotent,
         tags=[bp.name],
         content_type=content_type,
+        responses=dict(responses or {}),
     )
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -55,12 +55,18 @@ class Settings(BaseSettings):
     steward_idempotency_ttl_hours: int = Field(48, ge=1, json_schema_extra=_example("48"))
     steward_first_run_key: bool = Field(True, json_schema_extra=_example("true"))
     steward_public_url: str = Field("", json_schema_extra=_example("https://steward.example.com"))
+    # Invalid API keys one remote address may present per window (flask-limiter syntax) before it
+    # gets 429 for every request until the window lets it through again.
+    steward_auth_fail_limit: str = Field("20/minute", min_length=3, json_schema_extra=_example("20/minute"))
 
     # Postgres (source of truth). Unset: embedded PostgreSQL in <data_dir>/pg.
     database_url: SecretStr | None = Field(
         None, json_schema_extra=_example("postgresql://steward:secret@127.0.0.1:5432/steward")
     )
     database_pool_size: int = Field(10, ge=1, le=200, json_schema_extra=_example("10"))
+    # How long a request waits for a connection (Postgres restarting, or every connection busy)
+    # before it gets 503 database_unavailable with Retry-After.
+    database_pool_timeout_seconds: float = Field(10.0, gt=0, le=300, json_schema_extra=_example("10"))
 
     # Vectors. Unset: Qdrant Edge on disk in <data_dir>/qdrant.
     qdrant_url: str | None = Field(None, json_schema_extra=_example("http://127.0.0.1:6333"))
@@ -129,6 +135,17 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
             raise ValueError(f"unknown timezone {value!r}; use an IANA name such as Europe/Berlin") from None
+        return value
+
+    @field_validator("steward_auth_fail_limit")
+    @classmethod
+    def _rate_limit_syntax(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f"not a rate limit {value!r}; write it like 20/minute or 20/minute;200/hour") from None
         return value
 
     @field_validator("steward_services")

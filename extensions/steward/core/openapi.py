@@ -74,11 +74,22 @@ def _query_params(model: type[BaseModel]) -> list[dict[str, Any]]:
                 "name": name,
                 "in": "query",
                 "required": name in required,
-                "schema": prop,
+                "schema": _absent_not_null(prop),
                 **({"description": prop["description"]} if "description" in prop else {}),
             }
         )
     return params
+
+
+def _absent_not_null(prop: dict[str, Any]) -> dict[str, Any]:
+    """A query string cannot say null: an optional parameter is left out instead, so its schema
+    drops the `null` branch (and a `null` default) that the model's `X | None` adds."""
+    options = prop.get("anyOf", [])
+    if {"type": "null"} not in options:
+        return prop
+    rest = [o for o in options if o != {"type": "null"}]
+    out = {k: v for k, v in prop.items() if k != "anyOf" and not (k == "default" and v is None)}
+    return {**rest[0], **out} if len(rest) == 1 else {**out, "anyOf": rest}
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -118,8 +129,33 @@ def _operation(spec: EndpointSpec, method: str, components: _Components, path_pa
         op["security"] = [{"ApiKey": []}, {"Bearer": []}]
         op["responses"]["401"] = _error("Missing or invalid API key")
         op["responses"]["403"] = _error(f"The key lacks the '{spec.scope}' scope")
+        op["responses"]["429"] = _error("Too many invalid API keys from this address; see Retry-After")
+    _plumbing_responses(spec, op)
+    for status, declared in spec.responses.items():
+        description, model = declared if isinstance(declared, tuple) else (declared, None)
+        if str(status) in op["responses"]:
+            op["responses"][str(status)]["description"] += f"; {description}"
+        elif model is not None:
+            content = {"application/json": {"schema": components.ref(model, mode="serialization")}}
+            op["responses"][str(status)] = {"description": description, "content": content}
+        elif status < 400:
+            op["responses"][str(status)] = {**ok, "description": description}
+        else:
+            op["responses"][str(status)] = _error(description)
     op["x-steward-scope"] = spec.scope or "public"
     return op
+
+
+def _plumbing_responses(spec: EndpointSpec, op: dict[str, Any]) -> None:
+    """The errors every route of a kind can answer, whatever its view does."""
+    responses = op["responses"]
+    if spec.body is not None:
+        responses["413"] = _error("The body is larger than STEWARD_MAX_BODY_BYTES; nothing was read")
+    if any(p["name"] == "Idempotency-Key" for p in op["parameters"]):
+        responses.setdefault("409", _error("A request with this Idempotency-Key is still running; see Retry-After"))
+        responses.setdefault("422", _error("This Idempotency-Key was first used for a different request"))
+    if spec.scope is not None:
+        responses["503"] = _error("The database is unavailable; nothing was written, see Retry-After")
 
 
 def build_openapi(app: Flask) -> dict[str, Any]:
@@ -137,7 +173,8 @@ def build_openapi(app: Flask) -> dict[str, Any]:
         "info": {
             "title": "Steward API",
             "version": app.config.get("STEWARD_VERSION", "0.1.0"),
-            "description": "Planning and memory services called by n8n. Errors use one JSON envelope.",
+            "description": "Planning and memory services called by n8n. Errors use one JSON envelope. "
+            "String values are trimmed of surrounding whitespace before they are validated and stored.",
         },
         "paths": paths,
         "components": {

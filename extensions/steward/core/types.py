@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime
+import re
+from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import AwareDatetime, BeforeValidator, Field, StringConstraints
 
 ClientId = Annotated[
     str,
@@ -15,7 +16,23 @@ ClientId = Annotated[
     Field(description="The tenant/owner scope: letters, digits and . _ : @ -", examples=["acme"]),
 ]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:/-]+$")]
-Timestamp = Annotated[AwareDatetime, Field(description="ISO 8601 with an offset, e.g. 2026-11-21T09:00:00+01:00")]
+_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
+
+
+def _iso_text(value: Any) -> Any:
+    """Pydantic would read a number, or a numeric string, as Unix seconds (`0` -> 1970-01-01); the
+    contract is ISO 8601 text, so a number is refused rather than silently moved to 1970."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise ValueError("send ISO 8601 text, not a number")
+    return value
+
+
+Timestamp = Annotated[
+    AwareDatetime,
+    BeforeValidator(_iso_text),
+    Field(description="ISO 8601 with an offset, e.g. 2026-11-21T09:00:00+01:00"),
+]
+Day = Annotated[date, BeforeValidator(_iso_text), Field(description="A calendar day, YYYY-MM-DD")]
 JsonObject = Annotated[dict[str, Any], Field(description="Any JSON object")]
 Limit = Annotated[int, Field(ge=1, le=500, description="Page size, 1 to 500")]
 

@@ -67,7 +67,15 @@ def _cache() -> DependencyStatus:
     return DependencyStatus(status="degraded", backend=cache.name, detail="unreachable; requests bypass the cache")
 
 
-@endpoint(bp, "/health/ready", methods=["GET"], scope=None, summary="Per-dependency readiness", response=ReadyOut)
+@endpoint(
+    bp,
+    "/health/ready",
+    methods=["GET"],
+    scope=None,
+    summary="Per-dependency readiness",
+    response=ReadyOut,
+    responses={503: ("The database or the vector store is down", ReadyOut)},
+)
 def ready():
     deps = {"database": _database(), "vectors": _vectors(), "cache": _cache()}
     settings = runtime().settings

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StrictBool, StringConstraints, model_validator
 
 from steward.core.api import StrictModel
 from steward.core.types import ClientId, Limit, Timestamp
@@ -80,7 +80,7 @@ class ItemPatch(StrictModel):
     title: Title | None = None
     body: Annotated[str, StringConstraints(max_length=20000)] | None = None
     due: Timestamp | None = None
-    due_has_time: bool | None = None
+    due_has_time: StrictBool | None = None
     duration_minutes: int | None = Field(default=None, gt=0, le=100_000)
     priority: Priority | None = None
     labels: list[Label] | None = Field(default=None, max_length=50)

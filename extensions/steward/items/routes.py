@@ -73,6 +73,7 @@ def get_item(item_id: UUID, query: ItemLookup):
     summary="Change an item's fields or status",
     body=ItemPatch,
     response=ItemDetail,
+    responses={409: "expected_version is not the current version, or the item was deleted"},
 )
 def patch_item(item_id: UUID, body: ItemPatch):
     conn = get_db()

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StrictBool, StringConstraints, model_validator
 
 from steward.core.api import StrictModel
 from steward.core.types import ClientId, JsonObject, Name, Timestamp
@@ -291,7 +291,7 @@ class FactIn(StrictModel):
     predicate: Predicate
     object: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
     valid_from: Timestamp | None = Field(None, description="When it became true; defaults to now")
-    single_valued: bool | None = Field(
+    single_valued: StrictBool | None = Field(
         None, description="Declare the predicate single-valued (a new value supersedes) for this client"
     )
     metadata: JsonObject = Field(default_factory=dict)
@@ -370,7 +370,7 @@ class SimilarEventsOut(BaseModel):
 class CompactIn(StrictModel):
     client_id: ClientId
     threshold: float = Field(0.95, ge=0.8, le=1.0, description="Cosine similarity above which memories merge")
-    dry_run: bool = False
+    dry_run: StrictBool = False
     kinds: list[Kind] | None = None
 
 

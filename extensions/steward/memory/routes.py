@@ -77,6 +77,7 @@ def _invalidate_after_commit(client_id: str) -> None:
     body=RememberIn,
     response=RememberOut,
     status=201,
+    responses={200: "An identical memory was already stored; it is returned", 404: "supersedes names no memory"},
 )
 def remember(body: RememberIn):
     item = body.model_dump(exclude={"client_id"})
@@ -94,6 +95,7 @@ def remember(body: RememberIn):
     body=RememberBatchIn,
     response=RememberBatchOut,
     status=201,
+    responses={404: "An item's supersedes names no memory"},
 )
 def remember_batch(body: RememberBatchIn):
     items = service.remember_many(get_db(), runtime(), body.client_id, body.items)
@@ -138,6 +140,7 @@ def get_memory(memory_id, query: MemoryLookup):
     body=DocumentIn,
     response=DocumentOut,
     status=201,
+    responses={200: "The same document was already stored, or it replaced the one with its external_id"},
 )
 def ingest_document(body: DocumentIn):
     out = documents.ingest(get_db(), runtime(), body)
@@ -170,6 +173,7 @@ def search_documents(query: DocSearchQuery):
     body=NodeIn,
     response=NodeOut,
     status=201,
+    responses={200: "The node existed and was updated", 409: "The id belongs to another client's node"},
 )
 def upsert_node(body: NodeIn):
     row = graph.upsert_node(get_db(), body.client_id, body.id, body.node_type, body.name, body.properties)
@@ -185,6 +189,7 @@ def upsert_node(body: NodeIn):
     body=EdgeIn,
     response=EdgeOut,
     status=201,
+    responses={200: "The edge existed and was updated", 404: "source_id or target_id names no node"},
 )
 def upsert_edge(body: EdgeIn):
     row = graph.upsert_edge(
@@ -201,6 +206,7 @@ def upsert_edge(body: EdgeIn):
     summary="Neighbours of a node, to a depth",
     query=NeighborsQuery,
     response=NeighborsOut,
+    responses={404: "entity_id names no node"},
 )
 def graph_neighbors(query: NeighborsQuery):
     rows, truncated = graph.neighbors(
@@ -225,6 +231,7 @@ def graph_neighbors(query: NeighborsQuery):
     summary="Shortest path between two nodes",
     query=PathQuery,
     response=PathOut,
+    responses={404: "from or to names no node"},
 )
 def graph_path(query: PathQuery):
     found = graph.shortest_path(
@@ -251,6 +258,7 @@ def graph_path(query: PathQuery):
     body=FactIn,
     response=AssertOut,
     status=201,
+    responses={200: "The fact already held this value; nothing changed"},
 )
 def assert_fact(body: FactIn):
     out = facts.assert_fact(get_db(), runtime(), body)
@@ -309,6 +317,7 @@ def invalidate_fact(fact_id, body: FactInvalidateIn):
     summary="Events similar to a given one",
     query=SimilarEventsQuery,
     response=SimilarEventsOut,
+    responses={404: "event_id names no event of this client"},
 )
 def similar_events(query: SimilarEventsQuery):
     hits, reason = similar.similar_events(get_db(), runtime(), query.client_id, str(query.event_id), query.k)

@@ -7,11 +7,11 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, StrictBool, StringConstraints, ValidationInfo, field_validator
 
 from steward.core.api import StrictModel
 from steward.core.processing import ProcessingIn
-from steward.core.types import ClientId, Limit, Timestamp
+from steward.core.types import ClientId, Day, Limit, Timestamp
 from steward.observer.figures import DailyFigures, Mode, WeeklyFigures
 
 Ref = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -49,9 +49,9 @@ class TaskIn(StrictModel):
     status: TaskStatus = Field(description="open, in_progress, blocked, done or cancelled (common synonyms accepted)")
     estimate_hours: Hours | None = None
     actual_hours: Hours | None = Field(None, description="Hours actually worked on it so far")
-    billable: bool = False
-    planned_for: dt.date | None = Field(None, description="The day it was planned (scheduled) for")
-    due: dt.date | None = Field(None, description="Its deadline, if any")
+    billable: StrictBool = False
+    planned_for: Day | None = Field(None, description="The day it was planned (scheduled) for")
+    due: Day | None = Field(None, description="Its deadline, if any")
     completed_at: Timestamp | None = None
     project: Ref | None = None
     source: Annotated[str, StringConstraints(max_length=40)] | None = Field(None, examples=["coda", "todoist"])
@@ -112,8 +112,8 @@ class SprintIn(StrictModel):
 
 class ReflectIn(StrictModel):
     client_id: ClientId
-    date: dt.date | None = Field(None, description="mode=daily: the day to reflect on")
-    week: dt.date | None = Field(None, description="mode=weekly: the Monday that starts the week")
+    date: Day | None = Field(None, description="mode=daily: the day to reflect on")
+    week: Day | None = Field(None, description="mode=weekly: the Monday that starts the week")
     timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
         "UTC", description="IANA time zone the days are counted in", examples=["Europe/Berlin"]
     )
@@ -212,7 +212,7 @@ class ReflectionOut(StoredReflection):
 class ReflectionsQuery(StrictModel):
     client_id: ClientId
     mode: Mode | None = None
-    since: dt.date | None = Field(None, description="Only reflections whose period ends on or after this day")
+    since: Day | None = Field(None, description="Only reflections whose period ends on or after this day")
     limit: Limit = 20
     cursor: str | None = None
 

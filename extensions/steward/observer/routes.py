@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
 from flask import Blueprint
 
 from steward.core.api import endpoint
 from steward.core.db import get_db
 from steward.core.errors import ApiError, Conflict, ValidationFailed
+from steward.core.llm.errors import LLM_RESPONSES
 from steward.core.pipelines import StepFailed
 from steward.core.processing import current_profile
 from steward.core.runtime import runtime
@@ -55,6 +57,16 @@ def _stopped(failed: StepFailed) -> ApiError:
         "request again to resume from that step",
     }
     cause = failed.__cause__
+    if isinstance(cause, psycopg.OperationalError):  # the database failed the step (restart, conflict): transient
+        log.warning(
+            "reflection run %s: the database failed step %s (%s)", failed.run_id, failed.step, type(cause).__name__
+        )
+        cause = ApiError(
+            "the database failed during the reflection; finished steps are kept, retry shortly to resume",
+            status=503,
+            code="database_unavailable",
+            headers={"Retry-After": "5"},
+        )
     if isinstance(cause, ApiError):
         return ApiError(
             cause.message, status=cause.status, code=cause.code, details=[*cause.details, where], headers=cause.headers
@@ -101,6 +113,12 @@ def stored(row: dict[str, Any]) -> dict[str, Any]:
     body=ReflectIn,
     response=ReflectionOut,
     status=201,
+    responses={
+        502: LLM_RESPONSES[502],
+        503: LLM_RESPONSES[503],
+        200: "This period was reflected on before; the stored reflection is returned",
+        409: "Another request is computing this reflection; see Retry-After",
+    },
     summary="Reflect on a day or a week: computed figures, narrative, suggestions, Markdown, Coda row",
 )
 def reflect(query: ReflectQuery, body: ReflectIn):

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator, model_validator
 
 from steward.core.api import StrictModel
 from steward.core.processing import ProcessingIn
@@ -95,7 +95,7 @@ class PlanIn(StrictModel):
     process_template: ProcessTemplateIn | None = None
     context: JsonObject | None = None
     processing: ProcessingIn | None = None
-    reuse: bool = Field(True, description="Adapt a similar stored plan or template before asking the LLM")
+    reuse: StrictBool = Field(True, description="Adapt a similar stored plan or template before asking the LLM")
 
 
 class PlanPatch(StrictModel):

@@ -9,6 +9,7 @@ from flask import Blueprint
 from steward.core.api import endpoint
 from steward.core.db import get_db
 from steward.core.errors import NotFound, ValidationFailed
+from steward.core.llm.errors import LLM_RESPONSES
 from steward.planner import service, store, tracking
 from steward.planner.models import PlanCreated, PlanIn, PlanOut, PlanPage, PlanPatch, PlanQuery, StepUpdate
 from steward.planner.present import plan_out
@@ -37,6 +38,7 @@ def _load(plan_id: UUID, for_update: bool = False) -> dict:
     body=PlanIn,
     response=PlanCreated,
     status=201,
+    responses={**LLM_RESPONSES, 422: "The SOP (generated or a reused template) is not a valid dependency graph"},
 )
 def create_plan(body: PlanIn):
     return service.create(get_db(), body)
@@ -75,6 +77,7 @@ def list_plans(query: PlanQuery):
     summary="Activate or cancel a plan",
     body=PlanPatch,
     response=PlanOut,
+    responses={409: "The plan cannot make that change in its current status, or changed meanwhile"},
 )
 def patch_plan(plan_id: UUID, body: PlanPatch):
     return _out(tracking.patch(get_db(), _load(plan_id, for_update=True), body))
@@ -88,6 +91,7 @@ def patch_plan(plan_id: UUID, body: PlanPatch):
     summary="Update a step: status, actual minutes, deadline",
     body=StepUpdate,
     response=PlanOut,
+    responses={409: "The step cannot make that change in its current status, or the plan changed meanwhile"},
 )
 def update_step(plan_id: UUID, key: str, body: StepUpdate):
     return _out(tracking.update_step(get_db(), plan_id, key, body))

@@ -13,12 +13,12 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, Field, StrictBool, StringConstraints, field_validator, model_validator
 
 from steward.core.api import StrictModel
 from steward.core.errors import ValidationFailed
 from steward.core.processing import ProcessingIn
-from steward.core.types import ClientId, Timestamp
+from steward.core.types import ClientId, Day, Timestamp
 from steward.scheduler.clock import zone
 
 Priority = Literal["p1", "p2", "p3", "p4"]
@@ -210,7 +210,7 @@ class BlockIn(StrictModel):
     chunk: int | None = None
     of: int | None = None
     minutes: int | None = None
-    pinned: bool | None = None
+    pinned: StrictBool | None = None
 
     @field_validator("end")
     @classmethod
@@ -241,14 +241,14 @@ class RescheduleRequest(RunOptions):
 
 class DailyPlanQuery(StrictModel):
     client_id: ClientId
-    date: Date | None = None
+    date: Day | None = None
 
 
 class DailyPlanRequest(RunOptions):
     """Refresh the day: `tasks` re-plans the rest of it; otherwise `blocks` or a stored run are shown."""
 
     client_id: ClientId
-    date: Date | None = None
+    date: Day | None = None
     scheduler_run_id: UUID | None = None
     tasks: list[TaskIn] | None = Field(None, description="Open tasks: plan what fits in the rest of the day")
     busy: list[BusyIn] | None = Field(None, description="The day's calendar events")

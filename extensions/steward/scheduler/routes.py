@@ -75,6 +75,7 @@ def _replayed(base: Preferences, run: dict[str, Any]) -> Preferences:
     scope="write",
     body=ScheduleRequest,
     response=ScheduleResponse,
+    responses={404: "plan_id names no plan of this client", 422: "The tasks cannot be scheduled as given"},
     summary="Fit tasks (or a stored plan's steps) into free calendar time",
 )
 def schedule(body: ScheduleRequest):
@@ -113,6 +114,10 @@ def schedule(body: ScheduleRequest):
     scope="write",
     body=RescheduleRequest,
     response=RescheduleResponse,
+    responses={
+        404: "scheduler_run_id names no run of this client",
+        422: "The work cannot be rescheduled as given (unknown done or slipped, duplicate keys)",
+    },
     summary="Keep what is done or pinned, move unfinished work; returns the create/move/delete diff",
 )
 def reschedule(body: RescheduleRequest):
@@ -154,6 +159,7 @@ def reschedule(body: RescheduleRequest):
     scope="read",
     query=DailyPlanQuery,
     response=DailyPlanResponse,
+    responses={404: "No stored schedule covers the day"},
     summary="The day's agenda, top tasks and workload from the latest plan (Telegram-ready text)",
 )
 def daily_plan(query: DailyPlanQuery):
@@ -167,6 +173,10 @@ def daily_plan(query: DailyPlanQuery):
     scope="write",
     body=DailyPlanRequest,
     response=DailyPlanResponse,
+    responses={
+        404: "No stored schedule covers the day, or scheduler_run_id names no run",
+        422: "The tasks cannot be scheduled as given",
+    },
     summary="Refresh the day's plan with fresh events and tasks; stored as a daily_plan run",
 )
 def refresh_daily_plan(body: DailyPlanRequest):

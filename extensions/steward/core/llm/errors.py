@@ -4,7 +4,8 @@ ApiError
  ├─ LLMNotConfigured     503 llm_not_configured   no LLM_BASE_URL: names the variables to set
  ├─ LLMBudgetExceeded    429 llm_budget_exceeded  today's LLM_DAILY_BUDGET_USD is spent
  ├─ LLMUnavailable       503 llm_unavailable      timeout, or 429/5xx after the retries
- └─ LLMBadOutput         502 llm_bad_output       the answer failed its contract twice
+ └─ LLMBadOutput         502 llm_bad_output       the answer failed its contract twice, or the
+                                                  provider's 200 was not a chat completion (retried)
 """
 
 from __future__ import annotations
@@ -46,3 +47,12 @@ class LLMUnavailable(ApiError):
 class LLMBadOutput(ApiError):
     status = 502
     code = "llm_bad_output"
+
+
+# What a route whose answer needs the LLM documents in /openapi.json: `endpoint(responses=LLM_RESPONSES)`.
+LLM_RESPONSES: dict[int, str] = {
+    429: "Today's LLM budget (LLM_DAILY_BUDGET_USD) is spent (llm_budget_exceeded)",
+    502: "The LLM's answer broke its output contract even after a repair round, or the provider's responses "
+    "were not chat completions (llm_bad_output)",
+    503: "The LLM provider timed out or kept failing (llm_unavailable), or none is configured (llm_not_configured)",
+}
