@@ -25,6 +25,7 @@ import copy
 import importlib
 import json
 import os
+import threading
 import time
 import zlib
 from collections import Counter, defaultdict
@@ -39,12 +40,17 @@ from hypothesis import HealthCheck, settings
 from jsonschema import Draft202012Validator
 from schemathesis import checks
 from schemathesis.core.failures import AcceptedNegativeData
+from werkzeug.serving import make_server
 
-from fakes.llm_data import sop
-from steward.app import SERVICE_BLUEPRINTS
+from fakes.llm_data import llm_settings, sop
+from fakes.llm_fixtures import Stack
+from steward.app import SERVICE_BLUEPRINTS, create_app
+from steward.core import auth, migrations, prompts
 from steward.core.config import Settings
 from steward.core.openapi import build_openapi
 from steward.health.routes import bp as health_bp
+from steward.memory import usage
+from support import Keys, create_database, drop_database, make_settings
 
 pytest_plugins = ["fakes.llm_fixtures"]
 
@@ -199,12 +205,41 @@ STATS = Stats()
 
 
 @pytest.fixture(scope="module")
-def fuzz_stack(llm_stacks, fake_llm):
+def fuzz_database(admin_pg_url) -> Iterator[str]:
+    """A database of the module's own: the half-write check reads every table, so no other app of
+    the session (each test module's servers live until the session ends) may write where it looks."""
+    url = create_database(admin_pg_url)
+    migrations.migrate(url)
+    prompts.seed(url)
+    yield url
+    drop_database(admin_pg_url, url)
+
+
+@pytest.fixture(scope="module")
+def fuzz_stack(fuzz_database, fake_llm, tmp_path_factory) -> Iterator[Stack]:
     fake_llm.responder = llm_answer
+    with psycopg.connect(fuzz_database) as conn:
+        keys = Keys(
+            **{
+                scope: auth.create_key(conn, f"fuzz-{scope}", scopes)[1]
+                for scope, scopes in (
+                    ("read", ["read"]),
+                    ("write", ["read", "write"]),
+                    ("admin", ["read", "write", "admin"]),
+                )
+            }
+        )
     # Rate limits would answer 429 to most cases and hide the code behind them.
-    stack = llm_stacks(chat_rate_limit="100000/minute", steward_auth_fail_limit="100000/minute")
-    stack.app.extensions["steward"].embedder.embed_documents(["warm up"])  # load the model before the clock runs
-    return stack
+    overrides = llm_settings(fake_llm, chat_rate_limit="100000/minute", steward_auth_fail_limit="100000/minute")
+    app = create_app(make_settings(fuzz_database, tmp_path_factory.mktemp("fuzz-data"), **overrides))
+    app.extensions["steward"].embedder.embed_documents(["warm up"])  # load the model before the clock runs
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield Stack(app, f"http://127.0.0.1:{server.server_port}", keys)
+    server.shutdown()
+    if "steward.llm" in app.extensions:
+        app.extensions["steward.llm"].close()
+    app.extensions["steward"].close()
 
 
 class Tables:
@@ -233,8 +268,8 @@ class Tables:
 
 
 @pytest.fixture(scope="module")
-def tables(database_url) -> Iterator[Tables]:
-    with psycopg.connect(database_url, autocommit=True) as conn:
+def tables(fuzz_database) -> Iterator[Tables]:
+    with psycopg.connect(fuzz_database, autocommit=True) as conn:
         yield Tables(conn)
 
 
@@ -293,6 +328,9 @@ def injected(case):
 def send(case, stack, key: str, tables: Tables, kind: str, **validate: Any):
     """Send one case; check its response and, for a 4xx, that nothing was written."""
     headers = {"X-API-Key": key}
+    # Recall's use counters are written behind the request (memory/usage.py), a few seconds later:
+    # write any still pending now, so they are not taken for this case's writes.
+    usage.recorder(stack.app.extensions["steward"].pool).flush()
     before = tables.snapshot()
     started = time.perf_counter()
     response = case.call(base_url=stack.url, headers=headers, timeout=60)

@@ -4,6 +4,8 @@ document did not list); now each is a 4xx naming the field, writes nothing, and 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 VALID_EVENT = {"event_type": "t", "event_source": "s", "client_id": "c"}
@@ -112,6 +114,16 @@ def test_a_task_listed_twice_in_a_reconcile_snapshot_is_imported_once(api, db):
     resp = api.post("/api/v1/sync/todoist/reconcile", json=body)
     assert resp.status_code == 200, resp.text
     assert db.execute("SELECT count(*) AS n FROM todoist_links WHERE todoist_id = '0'").fetchone()["n"] == 1
+
+
+def test_times_in_a_plain_dict_answer_are_iso_8601(api):
+    # Found once the fuzz database kept rows between operations: /status returned its last
+    # reconciliation straight from the row, and Flask wrote the time as "Sat, 21 Nov 2026 ... GMT".
+    assert api.post("/api/v1/sync/todoist/reconcile", json={"client_id": "c", "items": []}).status_code == 200
+    resp = api.get("/api/v1/sync/todoist/status", params={"client_id": "c"})
+    assert resp.status_code == 200, resp.text
+    at = resp.json()["last_reconciliation"]["at"]
+    assert datetime.fromisoformat(at).utcoffset() is not None, at
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask, Response
 
 from steward.core import auth, body, db, metrics, processing
+from steward.core.api import IsoJSONProvider
 from steward.core.cache import open_cache
 from steward.core.config import Settings, load_settings
 from steward.core.errors import register_error_handlers
@@ -59,6 +60,7 @@ def create_app(
 ) -> Flask:
     settings = settings or load_settings()
     app = Flask(__name__)
+    app.json = IsoJSONProvider(app)
     app.config.update(
         STEWARD_SETTINGS=settings,
         MAX_CONTENT_LENGTH=settings.steward_max_body_bytes,

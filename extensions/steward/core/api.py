@@ -12,9 +12,11 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any, Literal, get_args, get_origin
 
 from flask import Blueprint, Response, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from steward.core.errors import ValidationFailed
@@ -129,6 +131,17 @@ def parse_query(model: type[BaseModel]) -> BaseModel:
         return model.model_validate(_query_dict(model))
     except ValidationError as exc:
         raise ValidationFailed.from_pydantic(exc) from None
+
+
+class IsoJSONProvider(DefaultJSONProvider):
+    """Flask writes datetimes as HTTP dates ("Sat, 21 Nov 2026 14:13:26 GMT"); the contract is ISO 8601
+    with an offset, so a time a view returns inside a plain dict reads the same as one from a model."""
+
+    @staticmethod
+    def default(o: Any) -> Any:
+        if isinstance(o, date | datetime):
+            return o.isoformat()
+        return DefaultJSONProvider.default(o)
 
 
 def to_response(result: Any, status: int) -> Response:
