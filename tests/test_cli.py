@@ -93,7 +93,8 @@ def test_embedded_defaults_serve_the_api_with_a_first_run_key(tmp_path):
         assert match, log
         headers = {"X-API-Key": match.group(1)}
         body = {"event_type": "hello", "event_source": "readme", "client_id": "me"}
-        assert requests.post(base + "/api/v1/events", json=body, headers=headers, timeout=10).status_code == 201
+        # The first event loads the local embedding model (10-20 s on a busy 2-core machine).
+        assert requests.post(base + "/api/v1/events", json=body, headers=headers, timeout=90).status_code == 201
         events = requests.get(base + "/api/v1/events", headers=headers, timeout=10).json()["items"]
         assert [e["event_type"] for e in events] == ["hello"]
         # The CLI attaches to the same embedded database while the server runs.
