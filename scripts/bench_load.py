@@ -89,6 +89,9 @@ async def drive(target: loadgen.Target, args: argparse.Namespace) -> int:
                 print(f"       errors: {s['error_kinds']}")
             if rate == 50:
                 at_50 = results
+            if not target.alive():
+                print(f"the server exited during the stage; see {target.log}")
+                return 1
             if not passed:
                 if not args.keep_going:
                     break
@@ -104,6 +107,9 @@ async def drive(target: loadgen.Target, args: argparse.Namespace) -> int:
             if passed:
                 held, details[rate] = rate, results
                 break
+            if not target.alive():
+                print(f"the server exited during the hold; see {target.log}")
+                return 1
         if at_50 is None and args.rate_50:
             at_50, s, m, _ = await measure(http, mix, target, 50, args.duration, args)
             print(row("at50", 50, s, m, _), flush=True)

@@ -104,6 +104,9 @@ async def soak(target: loadgen.Target, args: argparse.Namespace) -> int:
                 "db": 100 * (cpu[1] - was[1]) / span,
             }
             samples.append(sample)
+            if not target.alive():
+                print(f"the server exited; see {target.log}")
+                stop.set()
             print(
                 f"{sample['minute']:>6.2f} {sample['sent']:>6} {sample['errors']:>4} {sample['p50']:>7.1f} "
                 f"{sample['p99']:>7.1f} {loadgen.fmt(sample['rss'], '.1f'):>7} {loadgen.fmt(sample['anon'], '.1f'):>7} "

@@ -62,6 +62,7 @@ class Target:
     database_url: str | None = None  # for pg_stat_activity
     db_pids: Callable[[], list[int]] = field(default=lambda: [])
     stop: Callable[[], None] = field(default=lambda: None)
+    alive: Callable[[], bool] = field(default=lambda: True)
     log: Path | None = None
 
 
@@ -171,6 +172,7 @@ def start_embedded(threads: int, data_dir: str | None) -> Target:
         pid=proc.pid,
         db_pids=_postmaster_tree(pgdata),
         stop=_stopper(proc, lambda: None if data_dir else shutil.rmtree(data, ignore_errors=True)),
+        alive=lambda: proc.poll() is None,
         log=log,
     )
     wait_ready(target, proc)
@@ -261,6 +263,7 @@ def start_production(
         database_url=db_url,
         db_pids=_backends_of(database),
         stop=_stopper(proc, drop),
+        alive=lambda: proc.poll() is None,
         log=log,
     )
     wait_ready(target, proc)
