@@ -17,9 +17,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from steward.app import create_app
-from steward.core import auth, migrations, prompts
 from steward.core.config import Settings
-from support import Api, Keys, LiveServer, _machine_postgres, create_database, drop_database, make_settings
+from support import Api, Keys, LiveServer, _machine_postgres, drop_database, make_settings, migrated_database
 
 KEEP_TABLES = {"schema_migrations", "prompt_templates", "api_keys"}
 
@@ -37,9 +36,7 @@ def admin_pg_url(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def database_url(admin_pg_url) -> Iterator[str]:
-    url = create_database(admin_pg_url)
-    migrations.migrate(url)
-    prompts.seed(url)
+    url = migrated_database(admin_pg_url)
     yield url
     drop_database(admin_pg_url, url)
 
@@ -63,16 +60,7 @@ def app(settings):
 
 @pytest.fixture(scope="session")
 def keys(database_url) -> Keys:
-    with psycopg.connect(database_url) as conn:
-        made = {
-            scope: auth.create_key(conn, f"test-{scope}", scopes)[1]
-            for scope, scopes in (
-                ("read", ["read"]),
-                ("write", ["read", "write"]),
-                ("admin", ["read", "write", "admin"]),
-            )
-        }
-    return Keys(**made)
+    return Keys.create(database_url)
 
 
 @pytest.fixture(scope="session")

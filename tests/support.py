@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 import requests
 
+from steward.core import auth, migrations, prompts
 from steward.core.config import Settings
 
 
@@ -46,6 +47,14 @@ def drop_database(admin_url: str, url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def migrated_database(admin_url: str) -> str:
+    """A new database with every migration applied and the prompts seeded, as the app expects."""
+    url = create_database(admin_url)
+    migrations.migrate(url)
+    prompts.seed(url)
+    return url
+
+
 def make_settings(database_url: str, data_dir: Path, **overrides) -> Settings:
     values = dict(database_url=database_url, steward_data_dir=data_dir, steward_first_run_key=False)
     values.update(overrides)
@@ -57,6 +66,13 @@ class Keys:
     read: str
     write: str
     admin: str
+
+    @classmethod
+    def create(cls, database_url: str, prefix: str = "test") -> Keys:
+        """One key per scope level, stored in `database_url`."""
+        levels = (("read", ["read"]), ("write", ["read", "write"]), ("admin", ["read", "write", "admin"]))
+        with psycopg.connect(database_url) as conn:
+            return cls(**{name: auth.create_key(conn, f"{prefix}-{name}", scopes)[1] for name, scopes in levels})
 
 
 class Api:

@@ -30,7 +30,7 @@ from fakes.openai_server import FakeOpenAI
 from steward.core import auth, migrations, prompts
 from steward.ops import archive, backup, crypto, pgtools
 from steward.ops.restore import RestoreError, restore
-from support import create_database, drop_database
+from support import create_database, drop_database, migrated_database
 
 STEWARD = [sys.executable, "-m", "steward.cli"]
 
@@ -112,9 +112,7 @@ def run(args: list[str], env_extra: dict[str, str], cwd: Path, timeout: int = 18
 
 @pytest.fixture(scope="module")
 def source(admin_pg_url):
-    url = create_database(admin_pg_url)
-    migrations.migrate(url)
-    prompts.seed(url)
+    url = migrated_database(admin_pg_url)
     seed(url)
     yield url
     drop_database(admin_pg_url, url)

@@ -45,12 +45,11 @@ from werkzeug.serving import make_server
 from fakes.llm_data import llm_settings, sop
 from fakes.llm_fixtures import Stack
 from steward.app import SERVICE_BLUEPRINTS, create_app
-from steward.core import auth, migrations, prompts
 from steward.core.config import Settings
 from steward.core.openapi import build_openapi
 from steward.health.routes import bp as health_bp
 from steward.memory import usage
-from support import Keys, create_database, drop_database, make_settings
+from support import Keys, drop_database, make_settings, migrated_database
 
 pytest_plugins = ["fakes.llm_fixtures"]
 
@@ -208,9 +207,7 @@ STATS = Stats()
 def fuzz_database(admin_pg_url) -> Iterator[str]:
     """A database of the module's own: the half-write check reads every table, so no other app of
     the session (each test module's servers live until the session ends) may write where it looks."""
-    url = create_database(admin_pg_url)
-    migrations.migrate(url)
-    prompts.seed(url)
+    url = migrated_database(admin_pg_url)
     yield url
     drop_database(admin_pg_url, url)
 
@@ -218,17 +215,7 @@ def fuzz_database(admin_pg_url) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def fuzz_stack(fuzz_database, fake_llm, tmp_path_factory) -> Iterator[Stack]:
     fake_llm.responder = llm_answer
-    with psycopg.connect(fuzz_database) as conn:
-        keys = Keys(
-            **{
-                scope: auth.create_key(conn, f"fuzz-{scope}", scopes)[1]
-                for scope, scopes in (
-                    ("read", ["read"]),
-                    ("write", ["read", "write"]),
-                    ("admin", ["read", "write", "admin"]),
-                )
-            }
-        )
+    keys = Keys.create(fuzz_database, prefix="fuzz")
     # Rate limits would answer 429 to most cases and hide the code behind them.
     overrides = llm_settings(fake_llm, chat_rate_limit="100000/minute", steward_auth_fail_limit="100000/minute")
     app = create_app(make_settings(fuzz_database, tmp_path_factory.mktemp("fuzz-data"), **overrides))

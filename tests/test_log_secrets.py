@@ -27,10 +27,9 @@ import pytest
 import requests
 
 from fakes.openai_server import FakeOpenAI
-from steward.core import migrations, prompts
 from steward.core.config import Settings
 from steward.ops import gunicorn_conf
-from support import create_database, drop_database
+from support import drop_database, migrated_database
 
 pytest_plugins = ["fakes.llm_fixtures"]
 
@@ -89,9 +88,7 @@ class Served:
 @pytest.fixture(scope="module")
 def served(admin_pg_url, fake_llm: FakeOpenAI, tmp_path_factory) -> Iterator[Served]:
     folder = tmp_path_factory.mktemp("serve")
-    url = create_database(admin_pg_url)
-    migrations.migrate(url)
-    prompts.seed(url)
+    url = migrated_database(admin_pg_url)
     db = psycopg.conninfo.conninfo_to_dict(url)
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
